@@ -1,0 +1,1 @@
+"""HandOS model package."""
