@@ -1,0 +1,82 @@
+"""Frozen detector interface (paper Sec. 3.1): what HandOS reads from a DETR-like detector.
+
+Any DETR-like detector can serve as HandOS's foundation (paper suppl. IX). An
+adapter subclasses :class:`Detector` and returns a :class:`DetectorOutput`:
+
+* ``memory`` = ``F^e_6``, the encoder output the detector's decoder reads (flattened
+  multi-scale tokens), with its ``spatial_shapes`` / ``level_start_index``;
+* ``queries_init`` = ``Q_0`` and ``queries_last`` = ``Q_6`` (decoder input and output);
+* ``scores`` ``S`` for the prompt "hand" and ``boxes`` ``B``;
+* ``backbone_maps``: the visual backbone's multi-scale maps, input to side tuning.
+
+Implementations: ``detector_tiny.TinyRTDetrDetector`` (trained by this project on
+synthetic boxes) and ``detector_gdino.GroundingDinoDetector`` (paper's choice).
+Images enter as (B, 3, S, S) float RGB in ``[0, 1]``; adapters normalise themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass
+class DetectorOutput:
+    """Everything HandOS takes from the frozen detector.
+
+    Attributes:
+        memory: (B, T, d) ``F^e_6``, flattened multi-scale encoder tokens, level by level.
+        spatial_shapes: (L, 2) long, ``(H_l, W_l)`` of each level.
+        level_start_index: (L,) long, first token of each level in ``memory``.
+        valid_ratios: (B, L, 2) float, fraction of each level that is not padding (1 here).
+        queries_init: (B, Q, d) ``Q_0``, the decoder's input content queries.
+        queries_last: (B, Q, d) ``Q_6``, the decoder's last hidden state.
+        reference_boxes: (B, Q, 4) normalised ``cxcywh``, reference boxes of ``Q_0``.
+        scores: (B, Q) in ``[0, 1]``, probability of the "hand" prompt/class.
+        boxes: (B, Q, 4) normalised ``cxcywh``, predicted boxes ``B``.
+        backbone_maps: list of (B, C_l, H_l, W_l), the visual backbone's multi-scale maps.
+    """
+
+    memory: Tensor
+    spatial_shapes: Tensor
+    level_start_index: Tensor
+    valid_ratios: Tensor
+    queries_init: Tensor
+    queries_last: Tensor
+    reference_boxes: Tensor
+    scores: Tensor
+    boxes: Tensor
+    backbone_maps: list[Tensor]
+
+    @property
+    def spatial_shapes_list(self) -> list[tuple[int, int]]:
+        return [(int(h), int(w)) for h, w in self.spatial_shapes.tolist()]
+
+
+class Detector(nn.Module):
+    """Base class of detector adapters.
+
+    Subclasses set ``d_model`` (width of ``memory`` and queries), ``num_levels``
+    (L), ``backbone_channels`` (C_l of each backbone map) and implement ``forward``.
+    """
+
+    d_model: int
+    num_levels: int
+    backbone_channels: list[int]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("pixel_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("pixel_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def normalize(self, images: Tensor) -> Tensor:
+        """(B, 3, S, S) in ``[0, 1]`` -> ImageNet-normalised."""
+        return (images - self.pixel_mean) / self.pixel_std
+
+    def forward(self, images: Tensor) -> DetectorOutput:  # pragma: no cover - interface
+        raise NotImplementedError
