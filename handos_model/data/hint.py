@@ -15,7 +15,8 @@ official ``prep_ego4d.py``; JSONs without their image are skipped and counted.
 
 ``HIntNpzDataset`` reads HaMeR's evaluation metadata instead
 (``hamer_evaluation_data/TEST_{newdays,epick,ego4d}_img_{all,vis,occ}.npz``: one
-row per hand with ``imgname``, ``center`` (2,), ``scale`` (box size / 200),
+row per hand with ``imgname``, ``center`` (2,), ``scale`` (the box side in pixels:
+HaMeR's ``ImageDataset`` divides it by 200 and crops ``2 * scale * 200`` pixels),
 ``right``, ``hand_keypoints_2d`` (21, 3) with a confidence column).
 
 2D only: K is the ``default_intrinsics`` stand-in.
@@ -145,7 +146,7 @@ class HIntNpzDataset:
         data = safe_load_npz(npz_path)
         names = [n.decode("utf-8") if isinstance(n, bytes) else str(n) for n in data["imgname"]]
         self.center = np.asarray(data["center"], dtype=np.float32).reshape(len(names), 2)
-        self.size = np.asarray(data["scale"], dtype=np.float32).reshape(len(names), -1).max(axis=1) * 200.0
+        self.size = np.asarray(data["scale"], dtype=np.float32).reshape(len(names), -1).max(axis=1)
         self.right = np.asarray(data.get("right", np.ones(len(names))), dtype=np.float32).reshape(len(names))
         kp = data.get("hand_keypoints_2d")
         self.keypoints = np.zeros((len(names), 21, 3), np.float32) if kp is None else np.asarray(kp, np.float32)
