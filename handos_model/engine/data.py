@@ -166,7 +166,7 @@ def seed_worker(worker_id: int) -> None:
     random.seed(s)
 
 
-def build_base_dataset(cfg: dict[str, Any], rank_seed_offset: int = 0) -> Sequence[Sample]:
+def build_base_dataset(cfg: dict[str, Any]) -> Sequence[Sample]:
     """The raw Sample dataset named by ``cfg['data']['train']``."""
     d = dict(cfg["data"]["train"])
     kind = d.pop("type", "synthetic_on_the_fly")
