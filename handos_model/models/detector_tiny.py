@@ -129,7 +129,9 @@ class TinyRTDetrDetector(Detector):
         labels = []
         for t in targets:
             boxes = box_xyxy_to_cxcywh(t["boxes"].to(images.device).float() / size).clamp(0.0, 1.0)
-            labels.append({"class_labels": torch.zeros(len(boxes), dtype=torch.long, device=images.device), "boxes": boxes})
+            labels.append(
+                {"class_labels": torch.zeros(len(boxes), dtype=torch.long, device=images.device), "boxes": boxes}
+            )
         out = self.model(pixel_values=self.normalize(images), labels=labels)
         self._capture.clear()
         return out.loss, dict(out.loss_dict)

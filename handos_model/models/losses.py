@@ -1,0 +1,263 @@
+"""Loss functions (paper Sec. 3.4, eqs. 9-11; weights from suppl. VI.2, eq. XII).
+
+One function per term. Conventions:
+
+* every function takes predictions and targets of K matched instances plus a
+  per-instance (K,) or per-joint (K, J) weight (0/1 masks from ``has_2d`` /
+  ``visibility`` / ``has_3d`` / ``has_mesh``) and returns a scalar averaged over the
+  valid elements (0, still attached to the graph, when none is valid);
+* 2D L1 losses are computed on coordinates divided by the network input size S,
+  i.e. in units of the image side, so a pixel-valued L1 does not dwarf the
+  metre-valued 3D terms (the paper's lambda = 10 for both assumes comparable scales);
+* OKS (YOLO-Pose / COCO): ``oks = sum_j exp(-d_j^2 / (2 s^2 (2 sigma_j)^2)) v_j / sum_j v_j``
+  with ``s^2`` the ground-truth box area (pixels^2) and per-keypoint ``sigma``
+  (default: COCO-WholeBody hand sigmas); the loss is ``1 - oks``;
+* 3D losses are in metres, wrist-relative.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+# COCO-WholeBody hand keypoint sigmas (21, MANO/FreiHAND order), as used by mmpose/xtcocotools.
+WHOLEBODY_HAND_SIGMAS = (
+    0.029,
+    0.022,
+    0.035,
+    0.037,
+    0.047,
+    0.026,
+    0.025,
+    0.024,
+    0.035,
+    0.018,
+    0.024,
+    0.022,
+    0.026,
+    0.017,
+    0.021,
+    0.021,
+    0.032,
+    0.020,
+    0.019,
+    0.022,
+    0.031,
+)
+
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "j2d": 10.0,
+    "oks_2d": 4.0,
+    "vertices": 10.0,
+    "j3d": 10.0,
+    "normal": 5.0,
+    "edge": 10.0,
+    "proj": 10.0,
+    "oks_proj": 4.0,
+    "nc": 0.5,
+}
+
+
+def _masked_mean(values: Tensor, weight: Tensor) -> Tensor:
+    """Mean of ``values`` (K, ...) over entries with weight > 0 (weight broadcast from the left)."""
+    w = weight.to(values.dtype)
+    while w.ndim < values.ndim:
+        w = w.unsqueeze(-1)
+    w = w.expand_as(values)
+    denom = w.sum()
+    if denom <= 0:
+        return values.sum() * 0.0
+    return (values * w).sum() / denom
+
+
+def loss_j2d(pred: Tensor, target: Tensor, weight: Tensor, image_size: float) -> Tensor:
+    """Eq. 9, L1 of 2D joints. pred/target (K, J, 2) pixels; weight (K, J); image_size S -> scalar."""
+    return _masked_mean((pred - target).abs() / image_size, weight)
+
+
+def oks(pred: Tensor, target: Tensor, weight: Tensor, area: Tensor, sigmas: Tensor, eps: float = 1e-9) -> Tensor:
+    """Object keypoint similarity per instance: (K, J, 2), (K, J, 2), (K, J), (K,), (J,) -> (K,)."""
+    d2 = ((pred - target) ** 2).sum(-1)
+    variances = (2.0 * sigmas) ** 2
+    e = d2 / (2.0 * variances[None, :] * area[:, None].clamp(min=1.0) + eps)
+    w = weight.to(pred.dtype)
+    return (torch.exp(-e) * w).sum(-1) / w.sum(-1).clamp(min=eps)
+
+
+def loss_oks_2d(pred: Tensor, target: Tensor, weight: Tensor, area: Tensor, sigmas: Tensor) -> Tensor:
+    """Eq. 9, ``1 - OKS`` averaged over instances with at least one valid joint -> scalar."""
+    valid = (weight > 0).any(-1)
+    return _masked_mean(1.0 - oks(pred, target, weight, area, sigmas), valid)
+
+
+def loss_vertices(pred: Tensor, target: Tensor, weight: Tensor) -> Tensor:
+    """Eq. 10, L1 of vertices. (K, V, 3) metres; weight (K,) -> scalar."""
+    return _masked_mean((pred - target).abs(), weight)
+
+
+def loss_j3d(pred: Tensor, target: Tensor, weight: Tensor) -> Tensor:
+    """Eq. 10, L1 of 3D joints. (K, J, 3) metres; weight (K,) -> scalar."""
+    return _masked_mean((pred - target).abs(), weight)
+
+
+def face_normals(vertices: Tensor, faces: Tensor) -> Tensor:
+    """(K, V, 3), (F, 3) -> (K, F, 3) unit normals (right-handed: (v1 - v0) x (v2 - v0))."""
+    v0, v1, v2 = vertices[:, faces[:, 0]], vertices[:, faces[:, 1]], vertices[:, faces[:, 2]]
+    return F.normalize(torch.cross(v1 - v0, v2 - v0, dim=-1), dim=-1, eps=1e-12)
+
+
+def _face_edges(vertices: Tensor, faces: Tensor) -> Tensor:
+    """(K, V, 3), (F, 3) -> (K, F, 3, 3): the edges (v1-v0, v2-v1, v0-v2) of each face."""
+    v0, v1, v2 = vertices[:, faces[:, 0]], vertices[:, faces[:, 1]], vertices[:, faces[:, 2]]
+    return torch.stack([v1 - v0, v2 - v1, v0 - v2], dim=2)
+
+
+def loss_normal(pred: Tensor, target: Tensor, faces: Tensor, weight: Tensor) -> Tensor:
+    """Eq. 10: ``|unit(V_i - V_j) . n*_f|`` over each face's 3 edges, mean over faces/edges -> scalar."""
+    n_gt = face_normals(target, faces)  # (K, F, 3)
+    edges = F.normalize(_face_edges(pred, faces), dim=-1, eps=1e-12)  # (K, F, 3, 3)
+    cos = (edges * n_gt[:, :, None, :]).sum(-1).abs()  # (K, F, 3)
+    return _masked_mean(cos, weight)
+
+
+def loss_edge(pred: Tensor, target: Tensor, faces: Tensor, weight: Tensor) -> Tensor:
+    """Eq. 10: ``| |V_i - V_j| - |V*_i - V*_j| |`` over each face's 3 edges, mean -> scalar (metres)."""
+    len_pred = _face_edges(pred, faces).norm(dim=-1)
+    len_gt = _face_edges(target, faces).norm(dim=-1)
+    return _masked_mean((len_pred - len_gt).abs(), weight)
+
+
+def loss_proj(pred_proj: Tensor, target: Tensor, weight: Tensor, image_size: float) -> Tensor:
+    """Eq. 11, L1 between projected 3D joints and 2D annotation (same normalisation as ``loss_j2d``)."""
+    return loss_j2d(pred_proj, target, weight, image_size)
+
+
+def loss_oks_proj(pred_proj: Tensor, target: Tensor, weight: Tensor, area: Tensor, sigmas: Tensor) -> Tensor:
+    """Eq. 11, ``1 - OKS`` of the projected joints."""
+    return loss_oks_2d(pred_proj, target, weight, area, sigmas)
+
+
+def face_adjacency(faces: np.ndarray | Tensor) -> Tensor:
+    """Pairs of faces sharing an edge: (F, 3) -> (P, 2) long (each interior edge once)."""
+    f = np.asarray(faces, dtype=np.int64)
+    edge_faces: dict[tuple[int, int], list[int]] = {}
+    for fi, tri in enumerate(f):
+        for a, b in ((tri[0], tri[1]), (tri[1], tri[2]), (tri[2], tri[0])):
+            edge_faces.setdefault((min(a, b), max(a, b)), []).append(fi)
+    pairs = []
+    for fl in edge_faces.values():
+        for i in range(len(fl)):
+            for j in range(i + 1, len(fl)):
+                pairs.append((fl[i], fl[j]))
+    return torch.tensor(pairs, dtype=torch.long).reshape(-1, 2)
+
+
+def loss_normal_consistency(pred: Tensor, faces: Tensor, adjacency: Tensor, weight: Tensor) -> Tensor:
+    """Eq. 11: ``1 - <n_1, n_2>`` over adjacent face pairs of the prediction, mean -> scalar."""
+    n = face_normals(pred, faces)
+    cos = (n[:, adjacency[:, 0]] * n[:, adjacency[:, 1]]).sum(-1)
+    return _masked_mean(1.0 - cos, weight)
+
+
+def gather_matched_targets(
+    targets: list[dict[str, Tensor]], batch_index: Tensor, gt_index: Tensor
+) -> dict[str, Tensor]:
+    """Stack the ground truth of each matched instance: target[b][key][g] for (b, g) pairs -> (K, ...)."""
+    keys = ["boxes", "joints_2d", "visibility", "joints_3d", "vertices", "cam_t", "has_2d", "has_3d", "has_mesh"]
+    device = batch_index.device
+    out: dict[str, Tensor] = {}
+    bi, gi = batch_index.tolist(), gt_index.tolist()
+    for key in keys:
+        if key not in targets[0]:
+            continue
+        rows = [targets[b][key][g] for b, g in zip(bi, gi, strict=True)]
+        if rows:
+            out[key] = torch.stack(rows).to(device)
+        else:
+            out[key] = targets[0][key][:0].to(device)
+    out["K"] = (
+        torch.stack([targets[b]["K"] for b in bi]).to(device).float() if bi else torch.zeros(0, 3, 3, device=device)
+    )
+    return out
+
+
+class HandOSCriterion(nn.Module):
+    """Weighted sum of all terms (eq. XII) over every decoder layer's output (deep supervision).
+
+    Args:
+        faces: (F, 3) hand-model faces.
+        weights: lambda per term; keys of :data:`DEFAULT_WEIGHTS` (missing keys use the defaults).
+        sigmas: (21,) OKS sigmas (default :data:`WHOLEBODY_HAND_SIGMAS`).
+
+    Masks: 2D/proj/OKS terms use ``has_2d * visibility``; ``j3d`` uses ``has_3d``;
+    ``vertices``/``normal``/``edge`` use ``has_mesh``; ``nc`` (weak, no annotation
+    needed) applies to every matched instance. So 2D-only data switches the 3D terms off.
+    """
+
+    def __init__(self, faces: np.ndarray | Tensor, weights: dict[str, float] | None = None, sigmas=None):
+        super().__init__()
+        unknown = set(weights or {}) - set(DEFAULT_WEIGHTS)
+        if unknown:
+            raise ValueError(f"unknown loss weights {sorted(unknown)}; known: {sorted(DEFAULT_WEIGHTS)}")
+        self.weights = {**DEFAULT_WEIGHTS, **(weights or {})}
+        faces_t = torch.as_tensor(np.asarray(faces), dtype=torch.long)
+        self.register_buffer("faces", faces_t, persistent=False)
+        self.register_buffer("adjacency", face_adjacency(faces_t.numpy()), persistent=False)
+        sig = torch.tensor(WHOLEBODY_HAND_SIGMAS if sigmas is None else sigmas, dtype=torch.float32)
+        self.register_buffer("sigmas", sig, persistent=False)
+
+    def layer_losses(self, out: dict[str, Tensor], tgt: dict[str, Tensor], image_size: float) -> dict[str, Tensor]:
+        """Unweighted terms of one decoder layer. ``out`` holds that layer's tensors (keys without ``pred_``)."""
+        losses: dict[str, Tensor] = {}
+        w2d = tgt["visibility"].float() * tgt["has_2d"].float()[:, None]
+        boxes = tgt["boxes"].float()
+        area = (boxes[:, 2] - boxes[:, 0]).clamp(min=0) * (boxes[:, 3] - boxes[:, 1]).clamp(min=0)
+        sig = self.sigmas.to(out["joints_2d"].device)
+        losses["j2d"] = loss_j2d(out["joints_2d"], tgt["joints_2d"], w2d, image_size)
+        losses["oks_2d"] = loss_oks_2d(out["joints_2d"], tgt["joints_2d"], w2d, area, sig)
+        if "vertices" in out:
+            faces = self.faces
+            w_mesh = tgt["has_mesh"].float()
+            losses["vertices"] = loss_vertices(out["vertices"], tgt["vertices"], w_mesh)
+            losses["j3d"] = loss_j3d(out["joints_3d"], tgt["joints_3d"], tgt["has_3d"].float())
+            losses["normal"] = loss_normal(out["vertices"], tgt["vertices"], faces, w_mesh)
+            losses["edge"] = loss_edge(out["vertices"], tgt["vertices"], faces, w_mesh)
+            losses["proj"] = loss_proj(out["joints_proj"], tgt["joints_2d"], w2d, image_size)
+            losses["oks_proj"] = loss_oks_proj(out["joints_proj"], tgt["joints_2d"], w2d, area, sig)
+            ones = torch.ones_like(w_mesh)
+            losses["nc"] = loss_normal_consistency(out["vertices"], faces, self.adjacency, ones)
+        return losses
+
+    def forward(self, outputs: dict, targets: list[dict[str, Tensor]]) -> dict[str, Tensor]:
+        """
+        Args:
+            outputs: ``HandOS.forward`` output with targets (per-layer lists, ``instance_batch_index``,
+                ``instance_gt_index``, ``image_size``).
+            targets: the training target dicts.
+
+        Returns:
+            dict of scalars: each term of the last layer (unweighted, key = term name),
+            ``total`` = sum over layers and terms of lambda * term, and ``num_instances``.
+        """
+        tgt = gather_matched_targets(targets, outputs["instance_batch_index"], outputs["instance_gt_index"])
+        image_size = float(outputs["image_size"])
+        n2d = len(outputs["pred_joints_2d"])
+        n3d = len(outputs.get("pred_vertices", []))
+        total = outputs["pred_joints_2d"][-1].sum() * 0.0
+        last: dict[str, Tensor] = {}
+        for i in range(n2d):
+            layer_out = {"joints_2d": outputs["pred_joints_2d"][i]}
+            k = i - (n2d - n3d)
+            if k >= 0:
+                for key in ("vertices", "joints_3d", "cam_t", "joints_proj"):
+                    layer_out[key] = outputs["pred_" + key][k]
+            terms = self.layer_losses(layer_out, tgt, image_size)
+            for name, value in terms.items():
+                total = total + self.weights[name] * value
+            last = terms
+        result = {name: value.detach() for name, value in last.items()}
+        result["total"] = total
+        result["num_instances"] = torch.tensor(float(outputs["instance_batch_index"].numel()))
+        return result
