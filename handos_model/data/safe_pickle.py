@@ -12,6 +12,7 @@ the same way the official HO3D scripts read them.
 
 from __future__ import annotations
 
+import _compat_pickle
 import importlib
 import io
 import pickle
@@ -53,6 +54,10 @@ class RestrictedUnpickler(pickle.Unpickler):
     """``pickle.Unpickler`` whose ``find_class`` only admits ``ALLOWED_GLOBALS``."""
 
     def find_class(self, module: str, name: str) -> Any:  # noqa: D102 - pickle API
+        # Python 2 names (``__builtin__.set``, ...) as ``pickle`` maps them for protocols < 3.
+        if (module, name) in _compat_pickle.NAME_MAPPING:
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
         if (module, name) not in ALLOWED_GLOBALS:
             raise UnsafePickleError(
                 f"refusing to load global {module}.{name} from a pickle "
