@@ -61,7 +61,7 @@ def resolve_path(path: str | Path) -> Path:
 
 def default_topology(cfg: dict) -> HandTopology:
     """The hand model named by ``model.hand_model`` (default "open")."""
-    from ..hand import load_hand_model  # the hand-model module owns this
+    from ..hand.hand_model import load_hand_model  # the hand-model module owns this
 
     return load_hand_model(_model_section(cfg).get("hand_model", "open")).topology
 

@@ -35,18 +35,17 @@ def ms_deform_attn_core(
     n, _, h, dh = value.shape
     _, lq, _, num_levels, num_points, _ = sampling_locations.shape
     value_list = value.split([hh * ww for hh, ww in spatial_shapes], dim=1)
-    grids = 2.0 * sampling_locations - 1.0
-    sampled = []
+    grids = (2.0 * sampling_locations - 1.0).transpose(1, 2).flatten(0, 1)  # (N*h, Lq, L, P, 2)
+    weights = attention_weights.transpose(1, 2).reshape(n * h, 1, lq, num_levels, num_points)
+    out = None
     for lvl, (hh, ww) in enumerate(spatial_shapes):
         # (N, H*W, h, dh) -> (N*h, dh, H, W)
         v = value_list[lvl].flatten(2).transpose(1, 2).reshape(n * h, dh, hh, ww)
-        # (N, Lq, h, P, 2) -> (N*h, Lq, P, 2)
-        g = grids[:, :, :, lvl].transpose(1, 2).flatten(0, 1)
-        sampled.append(F.grid_sample(v, g, mode="bilinear", padding_mode="zeros", align_corners=False))
-    # (N*h, dh, Lq, L, P) -> (N*h, dh, Lq, L*P)
-    stacked = torch.stack(sampled, dim=-2).flatten(-2)
-    weights = attention_weights.transpose(1, 2).reshape(n * h, 1, lq, num_levels * num_points)
-    out = (stacked * weights).sum(-1).view(n, h * dh, lq)
+        sampled = F.grid_sample(v, grids[:, :, lvl], mode="bilinear", padding_mode="zeros", align_corners=False)
+        # (N*h, dh, Lq, P) weighted over the P points, accumulated over levels
+        contrib = (sampled * weights[..., lvl, :]).sum(-1)
+        out = contrib if out is None else out + contrib
+    out = out.view(n, h * dh, lq)
     return out.transpose(1, 2).contiguous()
 
 

@@ -85,6 +85,8 @@ class HandOS(nn.Module):
         self.decoder = decoder
         self.topology = topology
         self.input_size = int(input_size)
+        self.image_size = self.input_size  # alias read by the training engine
+        self._detector_trainable = False
         self.score_threshold = float(score_threshold)
         self.nms_threshold = float(nms_threshold)
         self.max_hands = max_hands
@@ -104,10 +106,20 @@ class HandOS(nn.Module):
 
     # ------------------------------------------------------------------ modes
     def train(self, mode: bool = True) -> HandOS:
-        """Like ``nn.Module.train`` but the frozen detector always stays in eval mode."""
+        """Like ``nn.Module.train`` but the frozen detector always stays in eval mode
+        (except during stage 0, see :meth:`configure_training_stage`)."""
         super().train(mode)
-        self.detector.eval()
+        self.detector.train(mode and self._detector_trainable)
         return self
+
+    def configure_training_stage(self, stage: int) -> None:
+        """Select what trains. Stage 0: only the detector (the project's tiny detector, trained
+        through ``detector.detection_loss``). Stages 1 (2D) and 2 (full): everything but the
+        detector, which is frozen (no gradient, eval mode) as in the paper."""
+        self._detector_trainable = stage == 0
+        for name, p in self.named_parameters():
+            p.requires_grad_((stage == 0) == name.startswith("detector."))
+        self.train(self.training)
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         """Parameters the optimiser should see (everything but the detector)."""
