@@ -19,7 +19,7 @@ from handos_model.data.freihand import FreiHANDDataset
 from handos_model.data.hint import HIntDataset, HIntNpzDataset
 from handos_model.data.ho3d import HO3D_TO_MANO, HO3DDataset
 from handos_model.data.loader_utils import project
-from handos_model.data.mixed import build_dataset, load_dataset_config
+from handos_model.data.mixed import DATASET_TYPES, build_dataset, load_dataset_config
 from handos_model.data.onehand10k import OneHand10KDataset
 from handos_model.data.safe_pickle import UnsafePickleError
 from handos_model.data.schema import LEFT, RIGHT, CorruptSampleError, Sample
@@ -428,7 +428,7 @@ def test_coco_wholebody_hands_per_image(tmp_path: Path) -> None:
          "lefthand_kpts": kp.ravel().tolist(), "righthand_valid": False, "righthand_box": [0, 0, 0, 0],
          "righthand_kpts": zeros},
         {"id": 4, "image_id": 3, "iscrowd": 0, "lefthand_valid": False, "lefthand_box": [0, 0, 0, 0],
-         "lefthand_kpts": zeros, "righthand_valid": True, "righthand_box": [5, 5, 20, 20],
+         "lefthand_kpts": zeros, "righthand_valid": True, "righthand_box": [0, 0, 0, 0],
          "righthand_kpts": kp.ravel().tolist()},
     ]
     images = [{"id": i, "file_name": f"{i:012d}.jpg", "height": 48, "width": 64} for i in (1, 2, 3)]
@@ -448,6 +448,12 @@ def test_coco_wholebody_hands_per_image(tmp_path: Path) -> None:
     np.testing.assert_array_equal(np.nonzero(s.hands[0].visibility == 0)[0], [0, 7])
     np.testing.assert_allclose(s.K, [[64, 0, 32], [0, 64, 24], [0, 0, 1]])
     assert not ds.intrinsics_known
+    # an empty hand box falls back to the padded box of the annotated keypoints (x 12-30, y 10-20)
+    vis = kp[:, 2] > 0
+    x0, y0 = kp[vis, :2].min(0)
+    x1, y1 = kp[vis, :2].max(0)
+    pad = 0.1 * np.array([x1 - x0, y1 - y0])
+    np.testing.assert_allclose(ds[1].hands[0].box, [x0 - pad[0], y0 - pad[1], x1 + pad[0], y1 + pad[1]], atol=1e-4)
     assert len(COCOWholeBodyDataset(tmp_path, split="val", keep_empty=True)) == 3
 
 
@@ -508,3 +514,12 @@ def test_build_dataset_from_yaml_mixes_loaders(tmp_path: Path) -> None:
     assert isinstance(same, OneHand10KDataset)
     with pytest.raises(ValueError, match="unknown dataset type"):
         build_dataset({"type": "imagenet", "root": "x"})
+
+
+def test_build_dataset_reports_a_missing_loader_module(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # loader modules are imported only when their type is requested (the synthetic one lives elsewhere)
+    monkeypatch.setitem(DATASET_TYPES, "synthetic", ("handos_model.data._not_written_yet", "SyntheticDataset"))
+    make_onehand10k(tmp_path)
+    assert len(build_dataset({"type": "onehand10k", "root": str(tmp_path)})) == 2
+    with pytest.raises(ImportError, match="dataset type 'synthetic' needs handos_model.data._not_written_yet"):
+        build_dataset({"type": "synthetic", "root": str(tmp_path)})

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .loader_utils import clip_box, default_intrinsics, inside_image, read_rgb
-from .schema import LEFT, RIGHT, HandAnnotation, Sample
+from .loader_utils import JOINT_BOX_PAD, clip_box, default_intrinsics, inside_image, read_rgb
+from .schema import LEFT, RIGHT, HandAnnotation, Sample, box_from_points
 
 
 def _hand(ann: dict, side_name: str) -> HandAnnotation | None:
@@ -35,13 +35,14 @@ def _hand(ann: dict, side_name: str) -> HandAnnotation | None:
     if kpts.size != 63 or kpts.max() <= 0:
         return None
     kpts = kpts.reshape(21, 3)
+    vis = (kpts[:, 2] > 0).astype(np.float32)
     x, y, bw, bh = np.asarray(ann[f"{side_name}hand_box"], dtype=np.float32).reshape(4)
-    return HandAnnotation(
-        box=np.array([x, y, x + bw, y + bh], dtype=np.float32),
-        joints_2d=kpts[:, :2].copy(),
-        visibility=(kpts[:, 2] > 0).astype(np.float32),
-        side=LEFT if side_name == "left" else RIGHT,
-    )
+    if bw > 1 and bh > 1:
+        box = np.array([x, y, x + bw, y + bh], dtype=np.float32)
+    else:  # a few hands have an empty box: use the padded box of the annotated keypoints
+        box = box_from_points(kpts[:, :2], vis, pad=JOINT_BOX_PAD)
+    return HandAnnotation(box=box, joints_2d=kpts[:, :2].copy(), visibility=vis,
+                          side=LEFT if side_name == "left" else RIGHT)
 
 
 class COCOWholeBodyDataset:
