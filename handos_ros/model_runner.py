@@ -1,0 +1,200 @@
+"""Loading HandOS for the node: device choice, weights resolution, GPU memory release.
+
+- ``device``: ``auto`` picks ``cuda:0`` when ``torch.cuda.is_available()`` else ``cpu``;
+  ``cuda``/``cuda:N`` without such a GPU raises :class:`ModelLoadError` (the node's
+  configure transition then fails with that message).
+- ``weights``: empty = the embedded default ``handos_model/weights/handos_tiny.safetensors``.
+  If THAT file is missing, an UNTRAINED model is built from ``model_config`` so the
+  plumbing still runs, and :attr:`LoadedModel.untrained` is set: the node logs it as an
+  error and reports it on /diagnostics and in HandMeshInfo.weights. An explicitly given
+  weights path that does not exist is an error.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DEFAULT_WEIGHTS_NAME = "handos_tiny.safetensors"
+DEFAULT_CONFIG_NAME = "handos_tiny.yaml"
+
+
+class ModelLoadError(RuntimeError):
+    """The model cannot be loaded as configured (message says what to change)."""
+
+
+def default_weights_path() -> Path:
+    from handos_model import WEIGHTS_DIR
+
+    return WEIGHTS_DIR / DEFAULT_WEIGHTS_NAME
+
+
+def default_config_path() -> Path:
+    from handos_model import CONFIGS_DIR
+
+    return CONFIGS_DIR / DEFAULT_CONFIG_NAME
+
+
+def resolve_device(requested: str) -> str:
+    """``auto`` | ``cpu`` | ``cuda`` | ``cuda:N`` -> a torch device string that exists here."""
+    import torch
+
+    req = requested.strip().lower()
+    if req == "auto":
+        return "cuda:0" if torch.cuda.is_available() else "cpu"
+    if req == "cpu":
+        return "cpu"
+    if req.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ModelLoadError(
+                f"device={requested!r} but CUDA is not available on this machine "
+                f"(torch {torch.__version__}, built with CUDA {torch.version.cuda}): use device:=auto or device:=cpu"
+            )
+        index = int(req.split(":", 1)[1]) if ":" in req else 0
+        if index >= torch.cuda.device_count():
+            raise ModelLoadError(f"device={requested!r} but only {torch.cuda.device_count()} CUDA device(s) exist")
+        return f"cuda:{index}"
+    raise ModelLoadError(f"device must be auto, cpu, cuda or cuda:N, got {requested!r}")
+
+
+@dataclass
+class LoadedModel:
+    """A HandOS ready for ``predict`` plus what the node reports about it.
+
+    Attributes:
+        model: the HandOS module (eval mode) on ``device``.
+        device: torch device string it runs on ("cpu", "cuda:0").
+        weights_id: identifier for HandMeshInfo.weights / diagnostics (file + config name).
+        untrained: True when the default weights file was missing (random weights).
+        load_s: wall time of the load, seconds.
+    """
+
+    model: Any
+    device: str
+    weights_id: str
+    untrained: bool
+    load_s: float
+
+    @property
+    def topology(self) -> Any:
+        return self.model.topology
+
+    @property
+    def input_size(self) -> int:
+        return int(self.model.input_size)
+
+
+def load(weights: str, model_config: str, device: str, input_size: int = 0, num_threads: int = 0) -> LoadedModel:
+    """Load (or, for a missing default, build untrained) HandOS on ``device``.
+
+    Raises:
+        ModelLoadError: unusable device, missing explicit weights file, invalid checkpoint or config.
+    """
+    import torch
+
+    t0 = time.monotonic()
+    dev = resolve_device(device)
+    if num_threads > 0:
+        torch.set_num_threads(num_threads)
+    untrained = False
+    if weights:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise ModelLoadError(f"weights file {str(path)!r} does not exist (weights:='' uses the embedded default model)")
+    else:
+        path = default_weights_path()
+        untrained = not path.is_file()
+    try:
+        if untrained:
+            from handos_model.models.build import build_model
+
+            cfg_path = Path(model_config).expanduser() if model_config else default_config_path()
+            if not cfg_path.is_file():
+                raise ModelLoadError(f"model_config {str(cfg_path)!r} does not exist")
+            torch.manual_seed(0)  # deterministic untrained plumbing runs
+            model = build_model(str(cfg_path)).to(dev).eval()
+            weights_id = f"UNTRAINED random weights ({cfg_path.name}; default weights {path.name} missing)"
+        else:
+            from handos_model.checkpoint import load_model
+
+            model = load_model(path, dev)
+            cfg_name = _config_name(path)
+            weights_id = f"{path.name} ({cfg_name})" if cfg_name else path.name
+    except ModelLoadError:
+        raise
+    except Exception as exc:  # CheckpointError, YAML errors, torch errors: all mean "cannot load"
+        raise ModelLoadError(f"cannot load HandOS from {path}: {exc}") from exc
+    if input_size:
+        model.input_size = int(input_size)
+        model.image_size = int(input_size)
+    return LoadedModel(model=model, device=dev, weights_id=weights_id, untrained=untrained, load_s=time.monotonic() - t0)
+
+
+def _config_name(weights_path: Path) -> str:
+    import json
+
+    try:
+        info = json.loads(weights_path.with_suffix(".json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    extra = info.get("extra") or {}
+    return str(extra.get("config_name") or extra.get("config") or info.get("config", {}).get("name", "") or "")
+
+
+def warm_up(lm: LoadedModel, height: int = 480, width: int = 640) -> float:
+    """One forward pass on a grey image (first-call allocations), seconds; never raises."""
+    t0 = time.monotonic()
+    try:
+        image = np.full((height, width, 3), 114, dtype=np.uint8)
+        K = np.array([[width, 0, width / 2], [0, width, height / 2], [0, 0, 1]], dtype=np.float32)
+        lm.model.predict_timed(image, K, fixed_count=1)
+    except Exception:  # noqa: BLE001 - a warm-up failure shows up on the first real frame instead
+        pass
+    return time.monotonic() - t0
+
+
+class ModelGuard:
+    """Serialises inference and device moves (deactivate frees GPU memory mid-stream safely)."""
+
+    def __init__(self, lm: LoadedModel) -> None:
+        self.lm = lm
+        self.lock = threading.Lock()
+        self._on_device = True
+
+    def predict(self, image: np.ndarray, K: np.ndarray, score: float, nms: float, max_hands: int) -> tuple[list, Any]:
+        with self.lock:
+            if not self._on_device:
+                raise RuntimeError("model is parked on the CPU (node inactive)")
+            return self.lm.model.predict_timed(image, K, score_threshold=score, nms_threshold=nms, max_hands=max_hands)
+
+    def park(self) -> None:
+        """Move the weights off the GPU and release cached GPU memory (deactivate)."""
+        import torch
+
+        with self.lock:
+            if self.lm.device.startswith("cuda") and self._on_device:
+                self.lm.model.to("cpu")
+                torch.cuda.empty_cache()
+            self._on_device = False
+
+    def unpark(self) -> None:
+        """Move the weights back to the configured device (activate)."""
+        with self.lock:
+            if self.lm.device.startswith("cuda") and not self._on_device:
+                self.lm.model.to(self.lm.device)
+            self._on_device = True
+
+    def release(self) -> None:
+        """Drop the model (cleanup) and release GPU memory."""
+        import torch
+
+        with self.lock:
+            self._on_device = False
+            self.lm.model = None
+            if self.lm.device.startswith("cuda"):
+                torch.cuda.empty_cache()
