@@ -1,94 +1,61 @@
-"""Small real model + datasets with the HandOS training interfaces, for the training-engine tests.
+"""Fixtures of the training-engine tests: the real HandOS at toy size, and small datasets.
 
-``build_model(cfg, topology) -> StandInHandOS`` and ``build_criterion(cfg)`` mirror
-``handos_model.models.build``; ``StandInHandOS.detector.detection_loss`` mirrors the tiny
-detector's stage-0 loss. The model has dropout so that RNG-state checkpointing matters.
-``FileSamples`` reads PNG images + JSON annotations from disk (real decode paths, so a
-truncated PNG or a broken JSON raises the errors a real loader would).
+``build_tiny_handos`` is the real ``models.build.build_model`` (tiny RT-DETR detector, side
+tuning, decoder, criterion) on a 16-vertex topology and a 64 px input, so a training step
+takes tens of milliseconds on CPU. ``RandomSamples`` are pure functions of (seed, index);
+``FileSamples`` reads PNG + JSON from disk with plain PIL / json, so a truncated PNG or a
+broken JSON raises the errors a real loader would.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import socket
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from PIL import Image
-from torch import nn
 
+from handos_model import CONFIGS_DIR
 from handos_model.data.schema import HandAnnotation, Sample, box_from_points
+from handos_model.hand.topology import FINGERTIPS, HandTopology
+from handos_model.models.build import build_model, load_config
 
-NUM_VERTICES = 8
-
-
-class StandInDetector(nn.Module):
-    def __init__(self, width: int) -> None:
-        super().__init__()
-        self.conv = nn.Sequential(nn.Conv2d(3, width, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(width, width, 3, stride=2, padding=1))
-        self.box = nn.Linear(width, 4)
-
-    def features(self, images: torch.Tensor) -> torch.Tensor:
-        return self.conv(images).mean(dim=(2, 3))
-
-    def detection_loss(self, images: torch.Tensor, targets: list[dict[str, torch.Tensor]]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        pred = self.box(self.features(images)).sigmoid()
-        size = float(images.shape[-1])
-        gt = torch.stack([t["boxes"][0] / size if len(t["boxes"]) else images.new_zeros(4) for t in targets])
-        l1 = (pred - gt).abs().mean()
-        return l1, {"loss_bbox": l1}
+NUM_VERTICES = 16
 
 
-class StandInHandOS(nn.Module):
-    """(B,3,S,S), Ks (B,3,3) -> {'joints_2d': (B,21,2) pixels, 'joints_3d': (B,21,3)}."""
-
-    def __init__(self, cfg: dict[str, Any]) -> None:
-        super().__init__()
-        w = int(cfg.get("width", 8))
-        self.image_size = int(cfg.get("image_size", 32))
-        self.detector = StandInDetector(w)
-        self.body = nn.Sequential(nn.Conv2d(3, w, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(w, w, 3, stride=2, padding=1), nn.ReLU())
-        self.drop = nn.Dropout(p=float(cfg.get("dropout", 0.2)))
-        self.head2d = nn.Linear(2 * w + 9, 42)
-        self.head3d = nn.Linear(2 * w + 9, 63)
-
-    def forward(self, images: torch.Tensor, Ks: torch.Tensor, targets: list[dict[str, torch.Tensor]] | None = None) -> dict[str, torch.Tensor]:
-        with torch.no_grad():
-            det = self.detector.features(images)
-        f = torch.cat([self.body(images).mean(dim=(2, 3)), det, Ks.reshape(len(Ks), 9) / self.image_size], dim=1)
-        f = self.drop(f)
-        return {
-            "joints_2d": self.head2d(f).view(-1, 21, 2).sigmoid() * self.image_size,
-            "joints_3d": self.head3d(f).view(-1, 21, 3) * 0.05,
-        }
+def small_topology(num_vertices: int = NUM_VERTICES, seed: int = 0) -> HandTopology:
+    """A valid but tiny HandTopology (ring of triangles, random regressor/skinning) so that tests stay fast."""
+    rng = np.random.default_rng(seed)
+    template = rng.normal(0.0, 0.03, (num_vertices, 3)).astype(np.float32)
+    faces = np.array([[i, (i + 1) % num_vertices, (i + 2) % num_vertices] for i in range(num_vertices)], np.int64)
+    regressor = rng.random((21, num_vertices)).astype(np.float32)
+    regressor /= regressor.sum(1, keepdims=True)
+    skinning = rng.random((num_vertices, 21)).astype(np.float32)
+    skinning[:, list(FINGERTIPS)] = 0.0
+    skinning /= skinning.sum(1, keepdims=True)
+    return HandTopology("tiny_test", template, faces, regressor, skinning)
 
 
-class StandInCriterion(nn.Module):
-    def __init__(self, cfg: dict[str, Any]) -> None:
-        super().__init__()
-        self.w3d = float(cfg.get("loss_weight_3d", 1.0))
-
-    def forward(self, outputs: dict[str, torch.Tensor], targets: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-        size = float(targets[0]["image_size"][0])
-        l2d, l3d = [], []
-        for i, t in enumerate(targets):
-            if len(t["joints_2d"]) and bool(t["has_2d"][0]):
-                l2d.append(((outputs["joints_2d"][i] - t["joints_2d"][0]).abs().sum(-1) * t["visibility"][0]).mean() / size)
-            if len(t["joints_3d"]) and bool(t["has_3d"][0]):
-                l3d.append((outputs["joints_3d"][i] - t["joints_3d"][0]).abs().mean())
-        zero = outputs["joints_2d"].sum() * 0.0
-        j2d = torch.stack(l2d).mean() if l2d else zero
-        j3d = torch.stack(l3d).mean() if l3d else zero
-        return {"loss_j2d": j2d, "loss_j3d": j3d, "total": j2d + self.w3d * j3d}
+def tiny_model_config(input_size: int = 64) -> dict[str, Any]:
+    """handos_tiny.yaml shrunk to a few hundred k parameters (same layout, same code paths)."""
+    cfg = load_config(CONFIGS_DIR / "handos_tiny.yaml")
+    m = cfg["model"]
+    m["input_size"] = input_size
+    m["detector"].update(
+        d_model=32, num_queries=10, decoder_layers=1, num_heads=2, ffn_dim=64, num_points=2,
+        backbone_embedding_size=8, backbone_hidden_sizes=[8, 16, 16, 32], num_denoising=4,
+    )
+    m["side_tuning"]["channels"] = 16
+    m["decoder"].update(num_heads=2, num_points=2, ffn_dim=64, num_2d_layers=1, num_interactive_layers=1)
+    return cfg
 
 
-def build_model(cfg: dict[str, Any], topology: Any = None) -> StandInHandOS:
-    return StandInHandOS(cfg)
-
-
-def build_criterion(cfg: dict[str, Any]) -> StandInCriterion:
-    return StandInCriterion(cfg)
+def build_tiny_handos(cfg: dict[str, Any]) -> Any:
+    """The real ``models.build.build_model`` on the small test topology."""
+    return build_model(cfg, small_topology())
 
 
 # ----------------------------------------------------------------------------- data
@@ -165,3 +132,37 @@ class FileSamples:
             vertices=np.array(ann["vertices"], np.float32), cam_t=np.array(ann["cam_t"], np.float32), side=int(ann["side"]),
         )
         return Sample(image=image, K=np.array(ann["K"], np.float32), hands=[hand], source="files", key=key)
+
+
+# ----------------------------------------------------------------------------- DDP worker
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def ddp_worker(rank: int, world: int, port: int, cfg_path: str, stage: int, out_dir: str, result_dir: str) -> None:
+    """``torch.multiprocessing.spawn`` target: one rank of a gloo job through the real engine.
+
+    Saves the rank's final parameters and buffers to ``result_dir/rank{r}_final.safetensors``.
+    """
+    os.environ.update(
+        RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world),
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
+    )
+    from safetensors.torch import save_file
+
+    from handos_model.engine.config import load_train_config, stage_config
+    from handos_model.engine.distributed import cleanup_distributed, setup_distributed
+    from handos_model.engine.train import train_stage
+
+    info = setup_distributed("cpu")
+    try:
+        cfg = stage_config(load_train_config(cfg_path), stage)
+        summary = train_stage(cfg, stage, out_dir, info)
+        model = summary["_model"]
+        save_file({k: v.contiguous().clone() for k, v in model.state_dict().items()}, f"{result_dir}/rank{rank}_final.safetensors")
+    finally:
+        cleanup_distributed(info)

@@ -24,12 +24,12 @@ DEFAULTS: dict[str, Any] = {
         # model YAML (relative to the training YAML, then to handos_model/configs/) or an inline dict
         "config": "handos_tiny.yaml",
         "overrides": {},  # deep-merged onto the model config
-        "hand_model": "open",  # handos_model.hand.hand_model.load_hand_model(name)
-        "builder": None,  # "module:function" (cfg, topology) -> (model, criterion); None = models.build
+        "builder": None,  # "module:function" (model_cfg) -> model; None = handos_model.models.build:build_model
+        "criterion_builder": None,  # (model_cfg, topology) -> criterion; None = models.build:build_criterion
     },
     "data": {
         # train.type: synthetic_on_the_fly | synthetic (root) | mixed (data.build_dataset) | python (factory)
-        "train": {"type": "synthetic_on_the_fly", "length": 2000, "seed": 0},
+        "train": {"type": "synthetic_on_the_fly", "length": 2000, "seed": 0},  # kwargs of the dataset class
         "image_size": None,  # None: from the model config
         "workers": 0,
         "prefetch_factor": 2,
@@ -64,9 +64,11 @@ DEFAULTS: dict[str, Any] = {
         "replica_check": True,  # at the end, verify the DDP replicas hold identical parameters
     },
     "export": {"name": "handos_tiny"},
+    "train_detector": None,  # None: stage 0 runs when model.detector.type is rtdetr_tiny
     # per-stage sections, merged onto the root for that stage
     "stage0": {"train": {"epochs": 10}},
-    "stage1": {},
+    # the 2D model of suppl. VI.2: every decoder layer a 2D layer, no lifting / 3D outputs
+    "stage1": {"model": {"overrides": {"model": {"decoder": {"lifting": False}}}}, "detector_from": "auto"},
     "stage2": {"init_from": "auto", "detector_from": "auto"},
 }
 
@@ -74,10 +76,14 @@ STAGES = (0, 1, 2)
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any] | None) -> dict[str, Any]:
-    """Recursive merge; ``over`` wins. Neither input is modified."""
+    """Recursive merge; ``over`` wins. Neither input is modified.
+
+    A mapping whose ``type`` differs from the base's replaces it instead of merging (switching
+    ``data.train.type`` must not inherit the other dataset's arguments).
+    """
     out = copy.deepcopy(base)
     for k, v in (over or {}).items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and v.get("type", out[k].get("type")) == out[k].get("type"):
             out[k] = deep_merge(out[k], v)
         else:
             out[k] = copy.deepcopy(v)

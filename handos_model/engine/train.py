@@ -145,10 +145,14 @@ def configure_stage(model: nn.Module, stage: int) -> None:
 
 
 def set_train_mode(model: nn.Module, stage: int) -> None:
-    """``train()`` the model; a frozen detector stays in eval mode (no dropout, no denoising)."""
-    model.train()
+    """Stage 0: only the detector in train mode. Stages 1-2: ``train()``, the frozen detector in eval mode."""
     found = find_detector(model)
-    if found is not None and stage != 0:
+    if stage == 0 and found is not None:
+        model.eval()
+        found[1].train()
+        return
+    model.train()
+    if found is not None:
         found[1].eval()
 
 
@@ -196,18 +200,31 @@ def load_matching(model: nn.Module, state: dict[str, torch.Tensor], prefix: str 
     return stats
 
 
+def _model_section(model_cfg: dict[str, Any]) -> dict[str, Any]:
+    return model_cfg["model"] if isinstance(model_cfg.get("model"), dict) else model_cfg
+
+
+def build_model_and_criterion(cfg: dict[str, Any], model_cfg: dict[str, Any], stage: int) -> tuple[nn.Module, nn.Module | None]:
+    """``model.builder(model_cfg)`` and, for stages 1-2, ``model.criterion_builder(model_cfg, topology)``."""
+    model = import_object(cfg["model"].get("builder") or DEFAULT_BUILDER)(model_cfg)
+    criterion = None
+    if stage != 0:
+        build_crit = import_object(cfg["model"].get("criterion_builder") or DEFAULT_CRITERION)
+        topology = getattr(model, "topology", None)
+        criterion = build_crit(model_cfg, topology) if topology is not None else build_crit(model_cfg)
+    return model, criterion
+
+
 def image_size_of(cfg: dict[str, Any], model_cfg: dict[str, Any], model: nn.Module) -> int:
+    """``data.image_size``, else the model's ``input_size`` (attribute or config)."""
     if cfg["data"].get("image_size"):
         return int(cfg["data"]["image_size"])
-    for keys in (("image_size",), ("input_size",), ("input", "size"), ("data", "image_size")):
-        node: Any = model_cfg
-        for k in keys:
-            node = node.get(k) if isinstance(node, dict) else None
-        if node:
-            return int(node)
-    if getattr(model, "image_size", None):
-        return int(model.image_size)
-    raise ValueError("image size unknown: set data.image_size or the model config's image_size")
+    for attr in ("input_size", "image_size"):
+        if getattr(model, attr, None):
+            return int(getattr(model, attr))
+        if _model_section(model_cfg).get(attr):
+            return int(_model_section(model_cfg)[attr])
+    raise ValueError("image size unknown: set data.image_size or the model config's input_size")
 
 
 def autocast_context(info: DistInfo, amp: str) -> contextlib.AbstractContextManager:
@@ -217,30 +234,33 @@ def autocast_context(info: DistInfo, amp: str) -> contextlib.AbstractContextMana
     return torch.autocast(device_type="cuda", dtype=dtype)
 
 
-def export_weights(model: nn.Module, model_cfg: dict[str, Any], out_dir: Path, name: str, info: dict[str, Any]) -> Path:
-    """Deployable weights via ``handos_model.checkpoint.save_model`` -> ``out_dir/name.safetensors`` (+ .json)."""
+def export_weights(
+    model: nn.Module, model_cfg: dict[str, Any], out_dir: Path, name: str, info: dict[str, Any], include_detector: bool = True
+) -> Path:
+    """Deployable weights via ``handos_model.checkpoint.save_model`` -> ``out_dir/name.safetensors`` (+ .json).
+
+    ``include_detector=False`` for a pretrained detector (Grounding DINO) reloaded from its own snapshot.
+    """
+    from ..checkpoint import save_model
+
     path = out_dir / f"{name}.safetensors"
-    try:
-        from ..checkpoint import save_model
-    except ImportError:
-        log.warning("handos_model.checkpoint not available: exporting a plain safetensors + json")
-        atomic_save_safetensors(model.state_dict(), path, metadata={"format": "handos"})
-        atomic_write_bytes(path.with_suffix(".json"), json.dumps({"model": model_cfg, **info}, indent=2, default=str).encode())
-        return path
-    if _accepts_extra(save_model):
-        save_model(model, model_cfg, path, extra=info)
-    else:
-        save_model(model, model_cfg, path)
+    kwargs: dict[str, Any] = {}
+    params = _parameters_of(save_model)
+    if "extra" in params:
+        kwargs["extra"] = info
+    if "include_detector" in params:
+        kwargs["include_detector"] = include_detector
+    save_model(model, model_cfg, path, **kwargs)
     return path
 
 
-def _accepts_extra(fn: Any) -> bool:
+def _parameters_of(fn: Any) -> set[str]:
     import inspect
 
     try:
-        return "extra" in inspect.signature(fn).parameters
+        return set(inspect.signature(fn).parameters)
     except (TypeError, ValueError):
-        return False
+        return set()
 
 
 class _TeeLog:
@@ -348,19 +368,12 @@ def train_stage(
 
     # model (identical initialisation on every rank)
     model_cfg = load_model_config(cfg)
-    topology = None
-    if cfg["model"].get("hand_model"):
-        from ..hand.hand_model import load_hand_model
-
-        topology = load_hand_model(cfg["model"]["hand_model"]).topology
     seed_everything(seed)
-    model = import_object(cfg["model"].get("builder") or DEFAULT_BUILDER)(model_cfg, topology)
-    criterion = None
-    if stage != 0:
-        criterion = import_object(cfg["model"].get("criterion_builder") or DEFAULT_CRITERION)(model_cfg)
+    model, criterion = build_model_and_criterion(cfg, model_cfg, stage)
     if stage == 0 and not detector_is_trainable(model):
         raise ValueError("stage 0 trains the built-in tiny detector; this model's detector is pretrained (use stages 1-2)")
-    num_vertices = topology.num_vertices if topology is not None else int(model_cfg.get("num_vertices", 0))
+    topology = getattr(model, "topology", None)
+    num_vertices = topology.num_vertices if topology is not None else int(_model_section(model_cfg).get("num_vertices", 0))
     image_size = image_size_of(cfg, model_cfg, model)
 
     # initialisation from earlier stages
@@ -694,11 +707,15 @@ def train_stage(
     if info.is_main:
         final_path = stage_dir / "final.safetensors"
         atomic_save_safetensors(model.state_dict(), final_path, metadata={"stage": str(stage), "step": str(global_step)})
+        if stage == 0 and det is not None:
+            # the trained detector alone: usable as model.detector.weights of a model config
+            atomic_save_safetensors(det[1].state_dict(), stage_dir / "detector.safetensors", metadata={"format": "handos-detector"})
         export_path = None
         if export or stage == 2:
             export_path = export_weights(
                 model, model_cfg, out_root, str(cfg.get("export", {}).get("name", "handos_tiny")),
                 {"stage": stage, "global_step": global_step, "train_config": cfg},
+                include_detector=detector_is_trainable(model),
             )
             log.info("exported deployable weights to %s", export_path)
         wall = time.time() - t_start
@@ -798,15 +815,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _has_tiny_detector(cfg: dict[str, Any]) -> bool:
-    """Whether the configured model's detector is the trainable tiny one (builds the model once)."""
-    model_cfg = load_model_config(cfg)
-    topology = None
-    if cfg["model"].get("hand_model"):
-        from ..hand.hand_model import load_hand_model
-
-        topology = load_hand_model(cfg["model"]["hand_model"]).topology
-    model = import_object(cfg["model"].get("builder") or DEFAULT_BUILDER)(model_cfg, topology)
-    return detector_is_trainable(model)
+    """Whether the configured model's detector is the trainable tiny one (stage 0 applies)."""
+    if cfg.get("train_detector") is not None:
+        return bool(cfg["train_detector"])
+    det = _model_section(load_model_config(cfg)).get("detector") or {}
+    return str(det.get("type", "rtdetr_tiny")) == "rtdetr_tiny"
 
 
 if __name__ == "__main__":
