@@ -18,8 +18,10 @@ ENCODABLE = (
 
 
 def _yuv422(rgb: np.ndarray, order: str) -> np.ndarray:
-    """(H, W, 3) RGB, W even -> (H, W * 2) packed UYVY or YUYV bytes (BT.601, as OpenCV decodes)."""
-    yuv = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV).astype(np.float32)
+    """(H, W, 3) RGB, W even -> (H, W * 2) packed UYVY or YUYV bytes ."""
+    # BT.601 video range (Y 16-235), the convention of UYVY/YUYV cameras and of OpenCV's decoder.
+    m = np.array([[0.257, 0.504, 0.098], [-0.148, -0.291, 0.439], [0.439, -0.368, -0.071]], np.float32)
+    yuv = rgb.astype(np.float32) @ m.T + np.array([16.0, 128.0, 128.0], np.float32)
     y = yuv[..., 0]
     u = 0.5 * (yuv[:, 0::2, 1] + yuv[:, 1::2, 1])
     v = 0.5 * (yuv[:, 0::2, 2] + yuv[:, 1::2, 2])

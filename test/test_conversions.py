@@ -7,6 +7,8 @@ import pytest
 
 pytest.importorskip("handos_ros.msg", reason="colcon-built package not on the path (run `make test`)")
 
+from handos_ros.msg import HandMesh  # noqa: E402
+
 from handos_model.hand.hand_model import load_hand_model  # noqa: E402
 from handos_model.hand.topology import JOINT_NAMES, SKELETON_PARENTS  # noqa: E402
 from handos_model.prediction import HandPrediction  # noqa: E402
@@ -16,7 +18,6 @@ from handos_ros.conversions import (  # noqa: E402
     quaternion_from_matrix,
     wrist_rotation,
 )
-from handos_ros.msg import HandMesh  # noqa: E402
 
 THUMB_TIP = 4
 

@@ -10,6 +10,7 @@ import pytest
 
 pytest.importorskip("handos_ros.msg", reason="colcon-built package not on the path (run `make test`)")
 
+from handos_ros.msg import HandMesh  # noqa: E402
 from sensor_msgs.msg import CameraInfo  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 from visualization_msgs.msg import Marker  # noqa: E402
@@ -20,7 +21,6 @@ from handos_ros import camera_info as ci  # noqa: E402
 from handos_ros.log_throttle import ThrottledLogger  # noqa: E402
 from handos_ros.mailbox import LatestMailbox  # noqa: E402
 from handos_ros.markers import HandMarkers  # noqa: E402
-from handos_ros.msg import HandMesh  # noqa: E402
 from handos_ros.pipeline_stats import PipelineStats  # noqa: E402
 from handos_ros.tracking import IouTracker, box_iou  # noqa: E402
 

@@ -1,0 +1,120 @@
+"""Launch handos_node (and optionally RViz) for one camera.
+
+    ros2 launch handos_ros handos.launch.py image:=/camera/color/image_raw \
+        camera_info:=/camera/color/camera_info rviz:=true camera_frame:=camera_color_optical_frame
+
+Every tunable is a launch argument. Node parameters come from ``config`` (a
+ros__parameters YAML, default: the installed config/handos.yaml); a parameter argument left
+empty ('') keeps the file's value, a non-empty one overrides it.
+
+Remappings: the node's relative inputs ``image``, ``image/compressed`` and ``camera_info`` are
+remapped to ``image``, ``<image>/compressed`` and ``camera_info``; outputs stay under the
+node's namespace (``hands/meshes``, ``hands/mesh_info``, ``hands/markers``,
+``hands/debug_image``) plus ``/tf`` and ``/diagnostics``.
+"""
+
+from __future__ import annotations
+
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.conditions import IfCondition
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+from launch_ros.substitutions import FindPackageShare
+
+from launch import LaunchContext, LaunchDescription
+
+# (name, default, description). Parameter arguments default to '' = "value from the config file".
+ARGUMENTS: list[tuple[str, str, str]] = [
+    ("namespace", "", "Namespace of the node (and of RViz): outputs go to <namespace>/hands/..."),
+    ("node_name", "handos_node", "Name of the node"),
+    ("image", "image_raw", "Input image topic (sensor_msgs/Image); its '/compressed' sibling is used with use_compressed"),
+    ("camera_info", "camera_info", "CameraInfo topic of the same camera"),
+    ("config", PathJoinSubstitution([FindPackageShare("handos_ros"), "config", "handos.yaml"]),
+     "Parameters file (ros__parameters for handos_node)"),
+    ("weights", "", "HandOS weights .safetensors ('' = from config: the embedded default model)"),
+    ("model_config", "", "Model config YAML for runs without weights ('' = from config)"),
+    ("device", "", "auto | cpu | cuda | cuda:N ('' = from config, default auto)"),
+    ("input_size", "", "Network input side in px, multiple of 32, 0 = trained size ('' = from config)"),
+    ("use_compressed", "", "true: subscribe to <image>/compressed (jpeg/png) ('' = from config, default false)"),
+    ("image_reliability", "", "best_effort | reliable image subscription ('' = from config, default best_effort)"),
+    ("score_threshold", "", "Detection score threshold in [0, 1] ('' = from config, default 0.3)"),
+    ("nms_threshold", "", "NMS box-IoU threshold in [0, 1] ('' = from config, default 0.9)"),
+    ("max_hands", "", "Maximum hands per image ('' = from config, default 4)"),
+    ("hand_frame_prefix", "", "TF frame prefix of the hands ('' = from config, default hand_)"),
+    ("publish_tf", "", "true/false ('' = from config, default true)"),
+    ("publish_markers", "", "true/false ('' = from config, default true)"),
+    ("publish_debug_image", "", "true/false ('' = from config, default false)"),
+    ("autostart", "", "Configure + activate at start-up ('' = from config, default true)"),
+    ("use_sim_time", "false", "Use /clock (bag replay)"),
+    ("log_level", "info", "Node log level: debug prints per-frame timings"),
+    ("rviz", "false", "Start RViz with config/handos.rviz (markers, TF, debug image)"),
+    ("rviz_config", PathJoinSubstitution([FindPackageShare("handos_ros"), "config", "handos.rviz"]), "RViz config file"),
+    ("camera_frame", "camera_color_optical_frame", "RViz fixed frame: the camera optical frame of the images"),
+]
+
+# Parameter arguments: name -> type of the parameter ('' arguments are not passed).
+PARAMETER_ARGUMENTS: dict[str, type] = {
+    "weights": str,
+    "model_config": str,
+    "device": str,
+    "input_size": int,
+    "use_compressed": bool,
+    "image_reliability": str,
+    "score_threshold": float,
+    "nms_threshold": float,
+    "max_hands": int,
+    "hand_frame_prefix": str,
+    "publish_tf": bool,
+    "publish_markers": bool,
+    "publish_debug_image": bool,
+    "autostart": bool,
+}
+
+
+def _typed(kind: type, text: str) -> object:
+    if kind is bool:
+        if text.lower() not in ("true", "false"):
+            raise ValueError(f"expected true or false, got {text!r}")
+        return text.lower() == "true"
+    return kind(text)
+
+
+def _launch_setup(context: LaunchContext) -> list:
+    overrides: dict[str, object] = {}
+    for name, kind in PARAMETER_ARGUMENTS.items():
+        text = LaunchConfiguration(name).perform(context)
+        if text != "":
+            overrides[name] = _typed(kind, text)
+    overrides["use_sim_time"] = _typed(bool, LaunchConfiguration("use_sim_time").perform(context))
+    image = LaunchConfiguration("image").perform(context)
+    namespace = LaunchConfiguration("namespace")
+    handos = Node(
+        package="handos_ros",
+        executable="handos_node",
+        name=LaunchConfiguration("node_name"),
+        namespace=namespace,
+        parameters=[LaunchConfiguration("config"), overrides],
+        remappings=[
+            ("image", image),
+            ("image/compressed", image.rstrip("/") + "/compressed"),
+            ("camera_info", LaunchConfiguration("camera_info")),
+        ],
+        ros_arguments=["--log-level", LaunchConfiguration("log_level")],
+        output="screen",
+        emulate_tty=True,
+    )
+    rviz = Node(
+        package="rviz2",
+        executable="rviz2",
+        namespace=namespace,
+        arguments=["-d", LaunchConfiguration("rviz_config"), "-f", LaunchConfiguration("camera_frame")],
+        parameters=[{"use_sim_time": overrides["use_sim_time"]}],
+        condition=IfCondition(LaunchConfiguration("rviz")),
+        output="screen",
+    )
+    return [handos, rviz]
+
+
+def generate_launch_description() -> LaunchDescription:
+    declared = [DeclareLaunchArgument(name, default_value=default, description=desc) for name, default, desc in ARGUMENTS]
+    return LaunchDescription([*declared, OpaqueFunction(function=_launch_setup)])

@@ -1,0 +1,140 @@
+"""The launch file, the parameters file and the RViz config agree with the node's parameters.
+
+`launch` is not installable from PyPI, so the launch file is checked statically (it compiles,
+every DeclareLaunchArgument is used through a LaunchConfiguration, every parameter argument
+is a real node parameter); where `launch` IS importable, generate_launch_description() runs.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+from pathlib import Path
+
+import pytest
+import yaml
+from ros_isolation import REPO_ROOT
+
+LAUNCH_FILE = REPO_ROOT / "launch" / "handos.launch.py"
+CONFIG_FILE = REPO_ROOT / "config" / "handos.yaml"
+RVIZ_FILE = REPO_ROOT / "config" / "handos.rviz"
+
+
+def _tree() -> ast.Module:
+    source = LAUNCH_FILE.read_text(encoding="utf-8")
+    compile(source, str(LAUNCH_FILE), "exec")
+    return ast.parse(source)
+
+
+def _assigned(tree: ast.Module, name: str) -> ast.expr:
+    for node in tree.body:
+        target = node.target if isinstance(node, ast.AnnAssign) else (node.targets[0] if isinstance(node, ast.Assign) else None)
+        if isinstance(target, ast.Name) and target.id == name:
+            return node.value
+    raise AssertionError(f"{name} not assigned at module level in {LAUNCH_FILE.name}")
+
+
+def _declared_names(tree: ast.Module) -> list[str]:
+    args = _assigned(tree, "ARGUMENTS")
+    assert isinstance(args, ast.List)
+    names = []
+    for elt in args.elts:
+        assert isinstance(elt, ast.Tuple) and isinstance(elt.elts[0], ast.Constant)
+        names.append(elt.elts[0].value)
+    # and they really are turned into DeclareLaunchArgument actions
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "DeclareLaunchArgument"]
+    assert calls, "no DeclareLaunchArgument call"
+    return names
+
+
+def _parameter_arguments(tree: ast.Module) -> list[str]:
+    d = _assigned(tree, "PARAMETER_ARGUMENTS")
+    assert isinstance(d, ast.Dict)
+    return [k.value for k in d.keys]
+
+
+def _launch_configuration_uses(tree: ast.Module) -> set[str]:
+    """Names read through LaunchConfiguration("literal"), plus the loop over PARAMETER_ARGUMENTS."""
+    used: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "LaunchConfiguration" and node.args:
+            if isinstance(node.args[0], ast.Constant):
+                used.add(node.args[0].value)
+        if isinstance(node, ast.For) and "PARAMETER_ARGUMENTS" in ast.unparse(node.iter):
+            inner = [
+                n for n in ast.walk(node)
+                if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "LaunchConfiguration"
+                and isinstance(n.args[0], ast.Name)
+            ]
+            if inner:
+                used.update(_parameter_arguments(tree))
+    return used
+
+
+def test_launch_file_compiles_and_every_argument_is_used() -> None:
+    tree = _tree()
+    declared = _declared_names(tree)
+    assert len(declared) == len(set(declared)), "duplicate launch argument"
+    unused = set(declared) - _launch_configuration_uses(tree)
+    assert not unused, f"declared but never read through LaunchConfiguration: {sorted(unused)}"
+    for required in ("namespace", "image", "camera_info", "config", "device", "weights", "use_compressed",
+                     "image_reliability", "rviz"):
+        assert required in declared
+
+
+def test_parameter_arguments_are_node_parameters() -> None:
+    from handos_ros.parameters import SPEC_BY_NAME
+
+    tree = _tree()
+    declared = set(_declared_names(tree))
+    for name in _parameter_arguments(tree):
+        assert name in SPEC_BY_NAME, f"launch passes unknown parameter {name}"
+        assert name in declared
+
+
+def test_config_file_lists_every_parameter_with_its_default() -> None:
+    from handos_ros.parameters import SPECS, validate
+
+    data = yaml.safe_load(CONFIG_FILE.read_text(encoding="utf-8"))
+    assert list(data) == ["/**/handos_node"]
+    params = data["/**/handos_node"]["ros__parameters"]
+    assert set(params) == {s.name for s in SPECS}
+    for spec in SPECS:
+        value = params[spec.name]
+        if isinstance(spec.default, float):
+            value = float(value)
+        assert value == spec.default, f"{spec.name}: config {value!r} != node default {spec.default!r}"
+        assert type(value) is type(spec.default), spec.name
+        assert validate(spec.name, value) is None
+        assert spec.description
+
+
+def test_rviz_config_shows_markers_tf_and_debug_image() -> None:
+    rviz = yaml.safe_load(RVIZ_FILE.read_text(encoding="utf-8"))
+    displays = {d["Class"]: d for d in rviz["Visualization Manager"]["Displays"]}
+    assert displays["rviz_default_plugins/MarkerArray"]["Topic"]["Value"] == "hands/markers"
+    assert displays["rviz_default_plugins/Image"]["Topic"]["Value"] == "hands/debug_image"
+    assert "rviz_default_plugins/TF" in displays
+
+
+@pytest.mark.skipif(importlib.util.find_spec("launch") is None, reason="`launch` is not installable from PyPI (apt ROS only)")
+def test_generate_launch_description_runs() -> None:  # pragma: no cover - needs an apt ROS install
+    spec = importlib.util.spec_from_file_location("handos_launch", LAUNCH_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    from launch import LaunchDescription
+
+    ld = module.generate_launch_description()
+    assert isinstance(ld, LaunchDescription)
+    names = {a.name for a in ld.get_launch_arguments()}
+    assert names == {name for name, _, _ in module.ARGUMENTS}
+
+
+def test_installed_share_has_launch_and_config() -> None:
+    """colcon installs launch/ and config/ to share/handos_ros (what FindPackageShare resolves)."""
+    share = REPO_ROOT / "install" / "handos_ros" / "share" / "handos_ros"
+    if not share.is_dir():
+        pytest.skip("package not built (run `make test`)")
+    for rel in ("launch/handos.launch.py", "config/handos.yaml", "config/handos.rviz"):
+        assert (share / rel).exists(), rel
+    assert Path(share / "launch" / "handos.launch.py").read_text() == LAUNCH_FILE.read_text()
