@@ -14,7 +14,7 @@ import pytest
 import scipy.sparse as sp
 
 from handos_model.hand.hand_model import KEYPOINT_OF_JOINT, load_hand_model
-from handos_model.hand.mano import MANO_TIP_VERTICES, OURS_FROM_MANO, load_mano_dict, load_mano_model
+from handos_model.hand.mano import MANO_TIP_VERTICES, OURS_FROM_MANO, load_mano_dict
 from handos_model.hand.safe_unpickle import UnsafePickleError, restricted_load
 
 V_FAKE = 800
