@@ -257,12 +257,24 @@ class HandOSNode(LifecycleNode):
         self._teardown()
         return TransitionCallbackReturn.SUCCESS
 
-    def _teardown(self) -> None:
+    def _stop_worker(self) -> None:
+        """Stop the inference thread (waits for a running inference to finish)."""
         self._stop.set()
         self._mailbox.clear()
         worker, self._worker = self._worker, None
         if worker is not None and worker is not threading.current_thread():
             worker.join(timeout=30.0)
+
+    def release(self) -> None:
+        """Stop the worker and free the model without touching ROS (usable after rclpy shutdown)."""
+        self._active = False
+        self._stop_worker()
+        if self._guard is not None:
+            self._guard.release()
+        self._guard = None
+
+    def _teardown(self) -> None:
+        self._stop_worker()
         if self._untrained_timer is not None:
             self.destroy_timer(self._untrained_timer)
             self._untrained_timer = None
@@ -485,10 +497,11 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        try:
-            node.trigger_shutdown()  # stop the worker, release the model
-        except Exception:  # noqa: BLE001 - e.g. already finalized
-            node._teardown()
+        # Ctrl-C / SIGTERM shut the context down first: lifecycle transitions are no longer
+        # possible then, so release the worker and the model directly.
+        if node.context.ok():
+            node.trigger_shutdown()
+        node.release()
         node.destroy_node()
         rclpy.try_shutdown()
     return rc
