@@ -23,6 +23,7 @@ from handos_model.data.mixed import DATASET_TYPES, build_dataset, load_dataset_c
 from handos_model.data.onehand10k import OneHand10KDataset
 from handos_model.data.safe_pickle import UnsafePickleError
 from handos_model.data.schema import LEFT, RIGHT, CorruptSampleError, Sample
+from handos_model.hand.topology import JOINT_NAMES
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -148,10 +149,29 @@ def test_corrupt_and_truncated_jpg_raise(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- HO3D
 
 
+# HO3D's joint names in its own order (as HandOccNet's HO3D loader lists them), written out
+# independently of the loader's HO3D_TO_MANO table.
+HO3D_NAMES = ("Wrist", "Index_1", "Index_2", "Index_3", "Middle_1", "Middle_2", "Middle_3", "Pinky_1", "Pinky_2",
+              "Pinky_3", "Ring_1", "Ring_2", "Ring_3", "Thumb_1", "Thumb_2", "Thumb_3", "Thumb_4", "Index_4",
+              "Middle_4", "Ring_4", "Pinky_4")
+FINGER = {"thumb": "Thumb", "index": "Index", "middle": "Middle", "ring": "Ring", "little": "Pinky"}
+
+
+def ho3d_name(topology_name: str) -> str:
+    if topology_name == "wrist":
+        return "Wrist"
+    finger, part = topology_name.split("_")
+    k = {"cmc": 1, "mcp": 1, "pip": 2, "ip": 3, "dip": 3, "tip": 4}[part]
+    if finger == "thumb":
+        k = {"cmc": 1, "mcp": 2, "ip": 3, "tip": 4}[part]
+    return f"{FINGER[finger]}_{k}"
+
+
 def ho3d_meta(joints_optical: np.ndarray, K: np.ndarray) -> dict:
     """A train meta dict as HO3D stores it: HO3D joint order, OpenGL axes."""
     ho3d = np.zeros((21, 3))
-    ho3d[list(HO3D_TO_MANO)] = joints_optical  # joints_freihand = ho3d[HO3D_TO_MANO]
+    for i, name in enumerate(JOINT_NAMES):
+        ho3d[HO3D_NAMES.index(ho3d_name(name))] = joints_optical[i]
     return {
         "handJoints3D": ho3d * np.array([1.0, -1.0, -1.0]),
         "handPose": np.zeros(48),
@@ -201,7 +221,8 @@ def test_ho3d_train_remaps_joint_order_and_flips_opengl(tmp_path: Path) -> None:
         np.testing.assert_allclose(hand.joints_3d + hand.cam_t, truth[item], atol=1e-6)
         assert hand.cam_t[2] > 0  # in front of the camera in the optical frame
         np.testing.assert_allclose(project(truth[item], K), hand.joints_2d, atol=1e-3)
-    # explicit remap check: FreiHAND thumb tip (4) is HO3D joint 16, index MCP (5) is HO3D joint 1
+    # the loader's table agrees with the name-based mapping; e.g. thumb tip (4) is HO3D joint 16
+    assert tuple(HO3D_NAMES.index(ho3d_name(n)) for n in JOINT_NAMES) == HO3D_TO_MANO
     meta = pickle.loads((tmp_path / "train" / "ABF10" / "meta" / "0000.pkl").read_bytes())
     hand = ds[0].hands[0]
     np.testing.assert_allclose(hand.joints_3d[4] + hand.cam_t, meta["handJoints3D"][16] * [1, -1, -1], atol=1e-6)
