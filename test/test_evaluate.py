@@ -180,3 +180,15 @@ def test_format_markdown_and_cli_arguments(tmp_path: Path) -> None:
     assert resolve_weights("some/path.safetensors") == Path("some/path.safetensors")
     with pytest.raises(FileNotFoundError):
         build_eval_dataset(tmp_path / "missing.yaml")
+
+
+def test_evaluate_model_over_a_synthetic_folder(tmp_path: Path) -> None:
+    from handos_model.synth.cli import main as synth_main
+
+    assert synth_main(["--num", "2", "--out", str(tmp_path / "syn"), "--size", "200", "--hands", "2"]) == 0
+    dataset = build_eval_dataset(tmp_path / "syn")  # a folder -> the synthetic reader
+    assert len(dataset) == 2 and dataset[0].source == "synthetic"
+    m = evaluate_model(OffsetOracle(dataset, dx_px=0.0, shift_m=0.02), dataset)["overall"]
+    assert m["num_gt_hands"] == 4 and m["detection_recall"] == 1.0 and m["side_precision"] == 1.0
+    assert m["pa_mpjpe_mm"] == pytest.approx(0.0, abs=1e-3) and m["pa_mpvpe_mm"] == pytest.approx(0.0, abs=1e-3)
+    assert m["f_score_5mm"] == 1.0 and m["pck_2d"]["0.05"] == 1.0
