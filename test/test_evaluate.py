@@ -99,15 +99,22 @@ def test_evaluate_predictions_hand_built() -> None:
 
 
 def test_mesh_with_other_topology_uses_joint_alignment() -> None:
-    ja, va = symmetric_hand(np.array([0.0, 0.0, 0.5]), seed=3)
-    hand = gt_hand(ja, va, RIGHT)
-    pred = similar_prediction(hand, RIGHT)
+    ja, va = symmetric_hand(np.array([-0.06, 0.0, 0.5]), seed=3)
+    jb, vb = symmetric_hand(np.array([0.07, 0.0, 0.5]), seed=4)
+    hand_a, hand_b = gt_hand(ja, va, RIGHT), gt_hand(jb, vb, LEFT)
+    pred = similar_prediction(hand_a, RIGHT)
     # predicted mesh with 12 vertices: each GT vertex duplicated (same surface, other vertex count)
     pred.vertices = np.concatenate([pred.vertices, pred.vertices])
-    r = evaluate_predictions([[hand]], [[pred]])
-    assert r["pa_mpvpe_mm"] is None and r["num_hands_mesh_topology_mismatch"] == 1
-    assert r["f_score_5mm"] == pytest.approx(1.0)  # vertices moved with the joint alignment land on the GT
-    assert r["pa_mpjpe_mm"] == pytest.approx(0.0, abs=1e-4)
+    r = evaluate_predictions([[hand_a, hand_b]], [[pred]])  # B is missed
+    # no PA-MPVPE for either hand (the missed one is scored with the model's 12-vertex V = 0)
+    assert r["pa_mpvpe_mm"] is None and r["num_hands_mesh_topology_mismatch"] == 2
+    # A: vertices moved with the joint alignment land on the GT (F = 1); B: the zero mesh goes to
+    # the joint centroid, 30 mm from every GT vertex (F = 0)
+    assert r["f_score_5mm"] == pytest.approx(0.5) and r["f_score_15mm"] == pytest.approx(0.5)
+    assert r["pa_mpjpe_mm"] == pytest.approx((0.0 + 400.0 / 21.0) / 2, abs=1e-4)
+    # told the model has 6 vertices, the missed hand is scored on vertices again
+    r6 = evaluate_predictions([[hand_b]], [[]], num_model_vertices=6)
+    assert r6["pa_mpvpe_mm"] == pytest.approx(30.0, abs=1e-4)
 
 
 # ----------------------------------------------------------------------------- full path over a dataset

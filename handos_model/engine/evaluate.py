@@ -74,6 +74,7 @@ def evaluate_predictions(
     predictions: Sequence[Sequence[HandPrediction]],
     iou_threshold: float = IOU_THRESHOLD,
     pck_thresholds: tuple[float, ...] = PCK_THRESHOLDS,
+    num_model_vertices: int | None = None,
 ) -> dict[str, Any]:
     """Aggregate all metrics over a set of images.
 
@@ -81,6 +82,10 @@ def evaluate_predictions(
         samples_gt: per image, a ``Sample`` or just its list of ``HandAnnotation``.
         predictions: per image, the model's ``HandPrediction`` list (same order).
         iou_threshold: a ground-truth hand is detected when matched with IoU >= this.
+        num_model_vertices: the model's mesh vertex count (default: read from the
+            predictions). When it differs from a ground-truth mesh (e.g. the open hand
+            model against FreiHAND's MANO), that hand gets no PA-MPVPE — missed hands
+            included — and its F-score uses the joint alignment (FreiHAND protocol).
     Returns:
         dict with counts (``num_images``, ``num_gt_hands``, ``num_predictions``,
         ``num_detected``, ``num_hands_3d``, ``num_hands_mesh``, ``num_hands_2d``),
@@ -102,6 +107,8 @@ def evaluate_predictions(
     pck2: list[np.ndarray] = []
     pckp: list[np.ndarray] = []
     num_mesh_mismatch = 0
+    if num_model_vertices is None:
+        num_model_vertices = next((len(p.vertices) for ps in predictions for p in ps), None)
     for item, preds in zip(samples_gt, predictions, strict=True):
         gts = _hands(item)
         preds = list(preds)
@@ -115,7 +122,7 @@ def evaluate_predictions(
                 num_detected += 1
                 pred_sides.append(int(p.side))
                 gt_sides.append(int(g.side))
-            gt_j = None
+            gt_j = pred_j = None
             if g.joints_3d is not None:
                 gt_j = _absolute(g.joints_3d, g.cam_t)
                 pred_j = np.zeros_like(gt_j) if p is None else np.asarray(p.joints_3d, np.float64)
@@ -123,7 +130,10 @@ def evaluate_predictions(
                 aucs.append(auc_3d(pred_j, gt_j) if p is not None else 0.0)
             if g.vertices is not None:
                 gt_v = _absolute(g.vertices, g.cam_t)
-                pred_v = np.zeros_like(gt_v) if p is None else np.asarray(p.vertices, np.float64)
+                if p is None:  # V = 0 with the model's vertex count
+                    pred_v = np.zeros((num_model_vertices or len(gt_v), 3))
+                else:
+                    pred_v = np.asarray(p.vertices, np.float64)
                 aligned = None
                 if pred_v.shape == gt_v.shape:
                     aligned = procrustes_align(pred_v, gt_v)
@@ -133,7 +143,7 @@ def evaluate_predictions(
                     # and reports only the F-score.
                     num_mesh_mismatch += 1
                     if gt_j is not None:
-                        R, s, t = procrustes_transform(np.asarray(p.joints_3d, np.float64), gt_j)
+                        R, s, t = procrustes_transform(pred_j, gt_j)
                         aligned = s * pred_v @ R.T + t
                 if aligned is not None:
                     for t_m in F_THRESHOLDS_M:
@@ -217,14 +227,19 @@ def evaluate_model(
         with ``out_dir``, the same as ``metrics.json`` plus a ``metrics.md`` table.
     """
     gts, preds, sources, corrupt = run_model(model, dataset, max_samples)
+    topology = getattr(model, "topology", None)
+    nv = getattr(topology, "num_vertices", None)
+    nv = int(nv) if isinstance(nv, int | np.integer) else None
     result: dict[str, Any] = {
-        "overall": evaluate_predictions(gts, preds, iou_threshold),
+        "overall": evaluate_predictions(gts, preds, iou_threshold, num_model_vertices=nv),
         "per_source": {},
         "num_corrupt": corrupt,
     }
     for src in sorted(set(sources)):
         idx = [i for i, s in enumerate(sources) if s == src]
-        result["per_source"][src] = evaluate_predictions([gts[i] for i in idx], [preds[i] for i in idx], iou_threshold)
+        result["per_source"][src] = evaluate_predictions(
+            [gts[i] for i in idx], [preds[i] for i in idx], iou_threshold, num_model_vertices=nv
+        )
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
