@@ -1,0 +1,270 @@
+"""Drive a real handos_node process over real DDS from a test.
+
+- :class:`NodeProcess`: ``python -m handos_ros.node --ros-args -p ...`` as a subprocess (its own
+  process, like ``ros2 run``), stdout+stderr captured in a log file the test can search.
+- :class:`Client`: the test's rclpy node: publishes images + camera_info, collects every output
+  (hands/meshes, hands/mesh_info, /tf, hands/markers, hands/debug_image, /diagnostics), sets
+  parameters and triggers lifecycle transitions through the node's services.
+
+Frames come from the synthetic camera engine (real rendered hands), see :func:`synthetic_frames`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ros_isolation import REPO_ROOT
+
+# Generous: the 2-core CI machine loads the model (and torch) in 10-30 s.
+STARTUP_TIMEOUT = float(os.environ.get("HANDOS_TEST_STARTUP_TIMEOUT", "150"))
+FRAME_TIMEOUT = float(os.environ.get("HANDOS_TEST_FRAME_TIMEOUT", "30"))
+WEIGHTS = REPO_ROOT / "handos_model" / "weights" / "handos_tiny.safetensors"
+
+
+def have_weights() -> bool:
+    return WEIGHTS.is_file() and WEIGHTS.with_suffix(".json").is_file()
+
+
+class NodeProcess:
+    """handos_node in its own process; ``log()`` returns everything it printed so far."""
+
+    def __init__(self, log_path: Path, params: dict[str, Any] | None = None, name: str = "handos_node",
+                 extra_ros_args: list[str] | None = None) -> None:
+        self.name = name
+        self.log_path = log_path
+        args = [sys.executable, "-u", "-m", "handos_ros.node", "--ros-args", "-r", f"__node:={name}"]
+        for key, value in (params or {}).items():
+            v = str(value).lower() if isinstance(value, bool) else str(value)
+            args += ["-p", f"{key}:={v}"]
+        args += extra_ros_args or []
+        self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            args, cwd=str(REPO_ROOT.parent), stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def wait_log(self, text: str, timeout: float, after: int = 0) -> bool:
+        """True once ``text`` appears in the log (searching from character ``after``)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.log()[after:]:
+                return True
+            if not self.alive():
+                return text in self.log()[after:]
+            time.sleep(0.1)
+        return False
+
+    def stop(self, timeout: float = 20.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self._log.close()
+        return int(self.proc.returncode)
+
+
+def synthetic_frames(n: int, seed: int = 0, easy: bool = True, width: int = 640, height: int = 480, num_hands: int | None = None) -> list:
+    """``n`` rendered synthetic Samples (image RGB uint8, K, hands with ground truth)."""
+    from handos_ros.synthetic_camera import frame_source
+
+    source = frame_source(seed, width, height, num_hands if num_hands is not None else (1 if easy else None), easy, 30.0)
+    return [source() for _ in range(n)]
+
+
+class Client:
+    """The test's side of the graph (one rclpy node in the test process)."""
+
+    def __init__(self, context: Any, node_name: str = "handos_node", namespace: str = "") -> None:
+        import rclpy
+        from diagnostic_msgs.msg import DiagnosticArray
+        from handos_ros.msg import HandMeshArray, HandMeshInfo
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
+        from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+        from tf2_msgs.msg import TFMessage
+        from visualization_msgs.msg import MarkerArray
+
+        from handos_ros.qos import INFO_QOS, RESULT_QOS
+
+        self.node = rclpy.create_node("handos_test_client", namespace=namespace or None, context=context)
+        self.target = f"{namespace.rstrip('/')}/{node_name}" if namespace else f"/{node_name}"
+        self.executor = SingleThreadedExecutor(context=context)
+        self.executor.add_node(self.node)
+        reliable = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+        n = self.node
+        self.pub_image = n.create_publisher(Image, "image", reliable)
+        self.pub_compressed = n.create_publisher(CompressedImage, "image/compressed", reliable)
+        self.pub_info = n.create_publisher(CameraInfo, "camera_info", reliable)
+        self.meshes: list = []
+        self.infos: list = []
+        self.tf: list = []
+        self.markers: list = []
+        self.debug_images: list = []
+        self.diagnostics: list = []
+        n.create_subscription(HandMeshArray, "hands/meshes", self.meshes.append, RESULT_QOS)
+        n.create_subscription(HandMeshInfo, "hands/mesh_info", self.infos.append, INFO_QOS)
+        n.create_subscription(TFMessage, "/tf", self.tf.append, QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
+        n.create_subscription(MarkerArray, "hands/markers", self.markers.append, reliable)
+        n.create_subscription(Image, "hands/debug_image", self.debug_images.append, reliable)
+        n.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, QoSProfile(depth=10))
+        self._stamp_ns = int(time.time() * 1e9)
+
+    # ------------------------------------------------------------------ spinning
+    def spin_for(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.executor.spin_once(timeout_sec=0.02)
+
+    def spin_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            self.executor.spin_once(timeout_sec=0.05)
+        return predicate()
+
+    def wait_ready(self, proc: NodeProcess | None = None, timeout: float = STARTUP_TIMEOUT) -> None:
+        """Wait for the node's transient-local mesh_info and for its image subscription to match."""
+        def ready() -> bool:
+            if proc is not None and not proc.alive():
+                raise AssertionError(f"handos_node exited during start-up:\n{proc.log()[-3000:]}")
+            return bool(self.infos) and (self.pub_image.get_subscription_count() > 0 or self.pub_compressed.get_subscription_count() > 0)
+
+        assert self.spin_until(ready, timeout), "handos_node did not become ready" + (f":\n{proc.log()[-3000:]}" if proc else "")
+
+    def shutdown(self) -> None:
+        self.executor.remove_node(self.node)
+        self.executor.shutdown(timeout_sec=1.0)
+        self.node.destroy_node()
+
+    # ------------------------------------------------------------------ publishing
+    def header(self, frame_id: str = "test_camera_optical_frame", stamp_ns: int | None = None) -> Any:
+        from std_msgs.msg import Header
+
+        if stamp_ns is None:
+            self._stamp_ns = max(self._stamp_ns + 1_000_000, int(time.time() * 1e9))
+            stamp_ns = self._stamp_ns
+        h = Header(frame_id=frame_id)
+        h.stamp.sec, h.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+        return h
+
+    def send_info(self, header: Any, K: np.ndarray, width: int, height: int, repeat: int = 1) -> None:
+        from handos_ros.synthetic_camera import camera_info_msg
+
+        for _ in range(repeat):
+            self.pub_info.publish(camera_info_msg(header, K, width, height))
+            if repeat > 1:
+                self.spin_for(0.05)
+
+    def send_frame(self, sample: Any, header: Any, encoding: str = "rgb8", compressed: str = "", info: bool = True) -> None:
+        from handos_ros.image_encode import compressed_msg, image_msg
+
+        h, w = sample.image.shape[:2]
+        if info:
+            self.send_info(header, sample.K, w, h)
+        if compressed:
+            self.pub_compressed.publish(compressed_msg(sample.image, header, compressed))
+        else:
+            self.pub_image.publish(image_msg(sample.image, header, encoding))
+
+    def result_for(self, header: Any, timeout: float = FRAME_TIMEOUT) -> Any | None:
+        """The HandMeshArray whose stamp equals ``header.stamp`` (None on timeout)."""
+        def find() -> Any | None:
+            for m in reversed(self.meshes):
+                if m.header.stamp == header.stamp:
+                    return m
+            return None
+
+        self.spin_until(lambda: find() is not None, timeout)
+        return find()
+
+    def process(self, sample: Any, frame_id: str = "test_camera_optical_frame", tries: int = 2, **kw: Any) -> tuple[Any, Any]:
+        """Send one frame (with its camera_info) and wait for its output; retries with a new stamp
+        if the best-effort frame was lost. Returns (header, HandMeshArray or None)."""
+        for _ in range(tries):
+            header = self.header(frame_id)
+            self.send_frame(sample, header, **kw)
+            out = self.result_for(header)
+            if out is not None:
+                return header, out
+        return header, None
+
+    # ------------------------------------------------------------------ parameters / lifecycle
+    def set_params(self, **values: Any) -> list:
+        """SetParameters on the node; returns the SetParametersResult list."""
+        from rcl_interfaces.srv import SetParameters
+        from rclpy.parameter import Parameter
+
+        cli = self.node.create_client(SetParameters, f"{self.target}/set_parameters")
+        try:
+            assert cli.wait_for_service(timeout_sec=20.0), "set_parameters service not available"
+            req = SetParameters.Request(parameters=[Parameter(k, value=v).to_parameter_msg() for k, v in values.items()])
+            fut = cli.call_async(req)
+            assert self.spin_until(fut.done, 20.0), "set_parameters timed out"
+            return list(fut.result().results)
+        finally:
+            self.node.destroy_client(cli)
+
+    def change_state(self, transition: str, timeout: float = STARTUP_TIMEOUT) -> bool:
+        """Lifecycle transition by label (configure, activate, deactivate, cleanup, shutdown)."""
+        from lifecycle_msgs.msg import Transition
+        from lifecycle_msgs.srv import ChangeState
+
+        ids = {
+            "configure": Transition.TRANSITION_CONFIGURE,
+            "activate": Transition.TRANSITION_ACTIVATE,
+            "deactivate": Transition.TRANSITION_DEACTIVATE,
+            "cleanup": Transition.TRANSITION_CLEANUP,
+        }
+        cli = self.node.create_client(ChangeState, f"{self.target}/change_state")
+        try:
+            assert cli.wait_for_service(timeout_sec=20.0), "change_state service not available"
+            fut = cli.call_async(ChangeState.Request(transition=Transition(id=ids[transition])))
+            assert self.spin_until(fut.done, timeout), f"{transition} timed out"
+            return bool(fut.result().success)
+        finally:
+            self.node.destroy_client(cli)
+
+    def get_state(self) -> str:
+        from lifecycle_msgs.srv import GetState
+
+        cli = self.node.create_client(GetState, f"{self.target}/get_state")
+        try:
+            assert cli.wait_for_service(timeout_sec=20.0)
+            fut = cli.call_async(GetState.Request())
+            assert self.spin_until(fut.done, 20.0)
+            return str(fut.result().current_state.label)
+        finally:
+            self.node.destroy_client(cli)
+
+    # ------------------------------------------------------------------ diagnostics
+    def latest_diagnostics(self, fresh_after: float = 0.0, timeout: float = 5.0) -> dict[str, str]:
+        """Key/values (plus 'level' and 'message') of the newest pipeline status received after
+        ``fresh_after`` (time.monotonic()); waits for one."""
+        start = len(self.diagnostics)
+        if fresh_after:
+            self.spin_until(lambda: len(self.diagnostics) > start, timeout)
+        for arr in reversed(self.diagnostics):
+            for status in arr.status:
+                if status.name.endswith(": pipeline"):
+                    kv = {k.key: k.value for k in status.values}
+                    kv["level"] = str(int.from_bytes(status.level, "little") if isinstance(status.level, bytes) else status.level)
+                    kv["message"] = status.message
+                    return kv
+        return {}
