@@ -17,7 +17,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ros_isolation import REPO_ROOT, isolate_ros_environment  # noqa: E402
 
 ROS_ENV = isolate_ros_environment()
-HAVE_ROS = importlib.util.find_spec("rclpy") is not None and importlib.util.find_spec("handos_ros.msg") is not None
+
+
+def _have_ros() -> bool:
+    try:
+        return importlib.util.find_spec("rclpy") is not None and importlib.util.find_spec("handos_ros.msg") is not None
+    except ModuleNotFoundError:  # handos_ros itself not importable (not built / not sourced)
+        return False
+
+
+HAVE_ROS = _have_ros()
 PEERS_DIR = Path(__file__).resolve().parent / "ros_peers"
 
 

@@ -10,7 +10,6 @@ import threading
 import time
 
 import pytest
-
 from conftest import PEERS_DIR, spin_until
 
 pytestmark = pytest.mark.ros
@@ -37,6 +36,7 @@ def _assert_fields_equal(got: dict, expected: dict, skip: tuple[str, ...] = ()) 
 
 def test_hand_mesh_array_round_trips_every_field(rclpy_context, spawn_peer):
     from handos_ros.msg import HandMeshArray
+
     from handos_ros.qos import RESULT_QOS
 
     fx = _fixture()
@@ -60,10 +60,10 @@ def test_hand_mesh_array_round_trips_every_field(rclpy_context, spawn_peer):
 
 
 def test_mesh_info_reaches_a_late_subscriber(rclpy_context, spawn_peer):
-    from handos_ros.msg import HandMeshInfo
-    from handos_ros.qos import INFO_QOS
-
     import rclpy
+    from handos_ros.msg import HandMeshInfo
+
+    from handos_ros.qos import INFO_QOS
 
     fx = _fixture()
     peer = spawn_peer("mesh_publisher.py", "--seed", "3", "--duration", "25", "--no-array")
@@ -114,10 +114,10 @@ def test_no_dds_packet_leaves_loopback(rclpy_context, spawn_peer):
     """While two processes exchange meshes, no RTPS packet appears on any other interface."""
     if os.geteuid() != 0:
         pytest.skip("sniffing interfaces needs root (CI runs as root)")
-    from handos_ros.msg import HandMeshArray
-    from handos_ros.qos import RESULT_QOS
-
     import rclpy
+    from handos_ros.msg import HandMeshArray
+
+    from handos_ros.qos import RESULT_QOS
 
     stop = threading.Event()
     counts: dict[str, int] = {}

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 from geometry_msgs.msg import Pose, Quaternion, Vector3
-from std_msgs.msg import Header
-
 from handos_ros.msg import HandMesh, HandMeshArray, HandMeshInfo
+from std_msgs.msg import Header
 
 NUM_VERTICES = 613
 

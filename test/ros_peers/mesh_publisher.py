@@ -12,9 +12,9 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from handos_ros.msg import HandMeshArray, HandMeshInfo  # noqa: E402
 from mesh_fixture import make_array, make_info  # noqa: E402
 
-from handos_ros.msg import HandMeshArray, HandMeshInfo  # noqa: E402
 from handos_ros.qos import INFO_QOS, RESULT_QOS  # noqa: E402
 
 
