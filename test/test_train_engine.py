@@ -336,6 +336,14 @@ def test_sampler_resumes_mid_epoch() -> None:
     other = ResumableDistributedSampler(20, num_replicas=2, rank=0, seed=5)
     other.set_epoch(3)
     assert not {i for _, i in keys} & {i for _, i in other}  # disjoint shards
+    # data.samples_per_epoch: epoch e covers the window [e*N, (e+1)*N) of a long dataset
+    for epoch in (0, 1, 7):
+        seen = []
+        for rank in (0, 1):
+            w = ResumableDistributedSampler(1000, num_replicas=2, rank=rank, seed=5, epoch_size=6)
+            w.set_epoch(epoch)
+            seen += [i for _, i in w]
+        assert sorted(seen) == list(range(epoch * 6, epoch * 6 + 6))
 
 
 # ----------------------------------------------------------------------------- (d) schedule + config

@@ -30,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "data": {
         # train.type: synthetic_on_the_fly | synthetic (root) | mixed (data.build_dataset) | python (factory)
         "train": {"type": "synthetic_on_the_fly", "length": 2000, "seed": 0},  # kwargs of the dataset class
+        "samples_per_epoch": 0,  # >0: an epoch is this window of the dataset (new samples every epoch)
         "image_size": None,  # None: from the model config
         "workers": 0,
         "prefetch_factor": 2,

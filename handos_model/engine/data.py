@@ -142,18 +142,27 @@ class ResumableDistributedSampler(DistributedSampler):
 
     ``set_epoch(e)`` then ``set_start(k)`` skips the first ``k`` indices of this rank's share
     of epoch ``e`` (``k = steps_done_in_epoch * per_rank_batch``).
+
+    ``epoch_size`` (``data.samples_per_epoch``) < ``length``: epoch ``e`` covers the window
+    ``[e * epoch_size, (e + 1) * epoch_size)`` of the dataset (modulo its length), shuffled, so
+    an on-the-fly dataset of length "a lot" shows new samples every (short) epoch.
     """
 
-    def __init__(self, length: int, num_replicas: int, rank: int, seed: int, shuffle: bool = True) -> None:
-        super().__init__(range(length), num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed, drop_last=False)
+    def __init__(
+        self, length: int, num_replicas: int, rank: int, seed: int, shuffle: bool = True, epoch_size: int | None = None
+    ) -> None:
+        self.length = int(length)
+        self.epoch_size = int(epoch_size) if epoch_size and 0 < int(epoch_size) < self.length else self.length
+        super().__init__(range(self.epoch_size), num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed, drop_last=False)
         self.start = 0
 
     def set_start(self, start: int) -> None:
         self.start = int(start)
 
     def __iter__(self) -> Iterator[tuple[int, int]]:  # type: ignore[override]
+        offset = (self.epoch * self.epoch_size) % self.length if self.epoch_size < self.length else 0
         indices = list(super().__iter__())[self.start :]
-        return iter([(self.epoch, int(i)) for i in indices])
+        return iter([(self.epoch, (offset + int(i)) % self.length) for i in indices])
 
     def __len__(self) -> int:
         return max(0, self.num_samples - self.start)

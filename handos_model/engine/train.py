@@ -287,6 +287,11 @@ class _TeeLog:
             root.addHandler(cls.handler)
 
 
+def _headline_term(name: str) -> bool:
+    """Loss terms shown on the epoch line (all of them go to TensorBoard)."""
+    return name != "total" and not name.startswith("num_") and "_aux_" not in name and "_dn_" not in name
+
+
 def _fmt_count(n: int) -> str:
     return f"{n / 1e6:.2f}M" if n >= 1e5 else f"{n / 1e3:.1f}k"
 
@@ -423,10 +428,12 @@ def train_stage(
         seed=seed,
         max_consecutive_skips=int(cfg["data"].get("max_consecutive_skips", 64)),
     )
-    sampler = ResumableDistributedSampler(len(dataset), world, info.rank, seed=seed, shuffle=True)
+    sampler = ResumableDistributedSampler(
+        len(dataset), world, info.rank, seed=seed, shuffle=True, epoch_size=int(cfg["data"].get("samples_per_epoch") or 0)
+    )
     steps_per_epoch = sampler.num_samples // per_rank
     if steps_per_epoch < 1:
-        raise ValueError(f"dataset of {len(dataset)} samples is smaller than one batch of {batch}")
+        raise ValueError(f"an epoch of {sampler.epoch_size} samples is smaller than one batch of {batch}")
     epochs = int(tcfg["epochs"])
     total_steps = steps_per_epoch * epochs
     if int(tcfg.get("max_steps") or 0) > 0:
@@ -526,9 +533,9 @@ def train_stage(
 
     log.info(
         "stage %d: %d process(es) on %s (%s), %d threads each | model %s params (%s trainable) | "
-        "%d samples, global batch %d (%d/process), %d steps/epoch, %d epochs, %d steps | image %d px",
+        "%d samples (%d per epoch), global batch %d (%d/process), %d steps/epoch, %d epochs, %d steps | image %d px",
         stage, world, info.device, info.backend or "single", n_threads, _fmt_count(n_total), _fmt_count(n_trainable),
-        len(dataset), batch, per_rank, steps_per_epoch, epochs, total_steps, image_size,
+        len(dataset), sampler.epoch_size, batch, per_rank, steps_per_epoch, epochs, total_steps, image_size,
     )
 
     def checkpoint(acc: _Acc) -> None:
@@ -625,7 +632,12 @@ def train_stage(
             for k, v in values.items():
                 interval["sums"][k] = interval["sums"].get(k, 0.0) + v
             if step_log is not None:
-                step_log.write(json.dumps({"step": global_step, "epoch": epoch, "lr": lr, "grad_norm": float(grad_norm), "loss": values}) + "\n")
+                step_log.write(
+                    json.dumps(
+                        {"step": global_step, "epoch": epoch, "lr": lr, "grad_norm": float(grad_norm), "loss": values,
+                         "skipped": nskip, "wall": time.time()}
+                    ) + "\n"
+                )
                 step_log.flush()
             bar.update(1)
             if global_step % log_every == 0 or global_step == total_steps:
@@ -672,7 +684,7 @@ def train_stage(
             partial_record = record
         skipped_all = sum(all_gather_objects(info, skipped_total))
         remaining = (total_steps - global_step) * ep["time"] / max(1, ep["steps"])
-        terms = " ".join(f"{k} {v:.4f}" for k, v in sorted(ep["loss"].items()) if k != "total")
+        terms = " ".join(f"{k} {v:.4f}" for k, v in sorted(ep["loss"].items()) if _headline_term(k))
         log.info(
             "stage %d epoch %d/%d%s | step %d/%d | loss %.4f (%s) | lr %.3g | %.1f img/s | skipped %d (run %d) | %s | ETA %s",
             stage, epoch + 1, epochs, "" if epoch_done else " (partial)", global_step, total_steps,
