@@ -161,3 +161,38 @@ def batch(samples):
 
     images, targets = collate(samples)
     return images, torch.stack([t["K"] for t in targets]), targets
+
+
+def posed_hand_sample(hand_model, size: int = 128, seed: int = 0, left: bool = False, num_hands: int = 1):
+    """A real (image, target) pair from the hand model: posed hands in front of a camera, drawn as dots."""
+    rng = np.random.default_rng(seed)
+    h, w = 96, 128
+    image = (rng.random((h, w, 3)) * 60).astype(np.uint8)
+    K = np.array([[110.0, 0, w / 2], [0, 110.0, h / 2], [0, 0, 1]], np.float32)
+    hands = []
+    for i in range(num_hands):
+        verts, joints = hand_model.forward_numpy(hand_model.sample_pose(rng, "relaxed"))
+        verts, joints = verts[0] if verts.ndim == 3 else verts, joints[0] if joints.ndim == 3 else joints
+        if left:
+            verts, joints = verts * np.array([-1, 1, 1], np.float32), joints * np.array([-1, 1, 1], np.float32)
+        cam_t = np.array([-0.1 + 0.2 * (i + 0.5) / num_hands, -0.05, 0.45], np.float32)
+        pv = (verts + cam_t) @ K.T
+        pv = pv[:, :2] / pv[:, 2:3]
+        pj = (joints + cam_t) @ K.T
+        pj = pj[:, :2] / pj[:, 2:3]
+        for x, y in pv.astype(int):
+            if 0 <= x < w and 0 <= y < h:
+                image[y, x] = (220, 180, 150)
+        hands.append(
+            HandAnnotation(
+                box=box_from_points(pv, pad=0.05),
+                joints_2d=pj.astype(np.float32),
+                visibility=np.ones(21, np.float32),
+                joints_3d=joints.astype(np.float32),
+                vertices=verts.astype(np.float32),
+                cam_t=cam_t,
+                side=0 if left else 1,
+            )
+        )
+    sample = Sample(image=image, K=K, hands=hands, source="test", key=str(seed))
+    return sample_to_network(sample, size, hand_model.num_vertices)
