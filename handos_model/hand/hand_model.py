@@ -298,7 +298,7 @@ class HandModel:
         if n is not None:
             return np.stack([self.sample_pose(rng, kind, global_orient) for _ in range(n)])
         if kind is None:
-            kind = POSE_KINDS[int(rng.choice(len(POSE_KINDS), p=[0.16, 0.16, 0.2, 0.12, 0.1, 0.06, 0.08, 0.12]))]
+            kind = POSE_KINDS[int(rng.choice(len(POSE_KINDS), p=[0.17, 0.18, 0.21, 0.12, 0.1, 0.06, 0.08, 0.08]))]
         pose = np.zeros((16, 3), np.float64)
         lim = self.joint_limits.astype(np.float64)
         if kind == "random":

@@ -55,7 +55,7 @@ def sample_material(rng: np.random.Generator, melanin: float | None = None) -> M
     from .background import random_color
 
     skin, palm = sample_skin(rng, melanin)
-    nail = np.clip(skin * 0.45 + np.array([0.93, 0.80, 0.78]) * 0.55, 0, 1).astype(np.float32)
+    nail = np.clip(skin * 0.6 + np.array([0.88, 0.70, 0.68]) * 0.4, 0, 1).astype(np.float32)
     sleeve = (random_color(rng, (0.0, 0.9), (0.08, 0.9)) / 255.0).astype(np.float32)
     return Material(
         skin=skin,

@@ -183,6 +183,7 @@ def shade(
     sig_ao = float(np.clip(0.7 * fx * 0.02 / max(zmed, 1e-3), 1.0, 40.0))
     dblur = _norm_blur_fast(depth, m, sig_ao).reshape(-1)[idx]
     occl = np.clip((depth.reshape(-1)[idx] - dblur - 0.006) / 0.015, 0, 1)
+    occl[obj >= OBJ_FOREARM0] = 0.0  # forearm faces are large: their flat depth would band
     col *= (1.0 - 0.45 * occl)[:, None]
     fg = np.zeros(((y1 - y0) * (x1 - x0), 3), np.float32)
     fg[idx] = np.clip(col * 255.0, 0, 255)

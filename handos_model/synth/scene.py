@@ -185,7 +185,7 @@ def face_attributes(model: HandModel) -> np.ndarray:
     # palm normal of the hand frame = abduction axis of the middle MCP (+z for the open hand)
     n_palm = frames[7][:, 1]
     attr = np.clip(n @ n_palm * 1.4, 0, 1) * ATTR_PALM_MAX
-    # nails: dorsal faces of the distal phalanges, from 35 % to 92 % of the way to the tip
+    # nails: dorsal faces of the distal phalanges, from 30 % to 86 % of the way to the tip
     rest = model.rest_joints()
     c = tri.mean(1)
     w_face = model.weights[f].mean(1)
@@ -194,13 +194,13 @@ def face_attributes(model: HandModel) -> np.ndarray:
         d = rest[k + 1] - rest[k]
         L = np.linalg.norm(d)
         t = (c - rest[k]) @ d / (L * L)
-        sel = (w_face[:, dip_j] > 0.9) & (t > 0.35) & (t < 0.92) & (n @ n_palm < -0.45)
+        sel = (w_face[:, dip_j] > 0.9) & (t > 0.3) & (t < 0.86) & (n @ n_palm < -0.45)
         attr[sel] = ATTR_NAIL
     k = int(KEYPOINT_OF_JOINT[3])  # thumb IP -> tip
     d = rest[k + 1] - rest[k]
     t = (c - rest[k]) @ d / (d @ d)
     n_t = frames[3][:, 1]
-    sel = (w_face[:, 3] > 0.9) & (t > 0.35) & (t < 0.92) & (n @ n_t < -0.45)
+    sel = (w_face[:, 3] > 0.9) & (t > 0.3) & (t < 0.86) & (n @ n_t < -0.45)
     attr[sel] = ATTR_NAIL
     return attr.astype(np.float32)
 
@@ -238,14 +238,14 @@ def forearm_mesh(fa: Forearm, scale: float, n_around: int = 14) -> tuple[np.ndar
     e1 = fa.bend @ np.array([1.0, 0.0, 0.0])
     e2 = fa.bend @ np.array([0.0, 0.0, 1.0])
     start = np.array([0.0, 0.004, 0.0]) * scale
-    ts = np.array([0.0, 0.03, 0.08, 0.16, 0.24, 0.32]) * scale
+    ts = np.array([0.0, 0.03, 0.08, 0.16, 0.26, 0.36, 0.45]) * scale
     ts = ts[ts <= fa.length + 1e-9]
     if len(ts) < 2:
         ts = np.array([0.0, max(fa.length, 0.02)])
     ang = (np.arange(n_around) + 0.5) * 2 * np.pi / n_around
     u = np.clip(ts / 0.3, 0, 1)
-    rw = (0.028 + 0.010 * u) * scale
-    rt = (0.019 + 0.011 * u) * scale
+    rw = (0.027 + 0.009 * u) * scale
+    rt = (0.018 + 0.011 * u) * scale
     sleeve_ring = np.zeros(len(ts), bool) if fa.sleeve_start is None else ts >= fa.sleeve_start - 1e-9
     rw = np.where(sleeve_ring, rw * 1.25, rw)
     rt = np.where(sleeve_ring, rt * 1.35, rt)
@@ -254,7 +254,7 @@ def forearm_mesh(fa: Forearm, scale: float, n_around: int = 14) -> tuple[np.ndar
              + (rt[:, None] * np.sin(ang))[..., None] * e2)
     verts = np.concatenate([rings.reshape(-1, 3), centers[:1], centers[-1:]])
     faces, ring = _tube_faces(len(ts), n_around)
-    pal = np.clip(np.sin(ang), 0, 1) * ATTR_PALM_MAX * 0.6
+    pal = np.clip(np.sin(ang) * 1.2, 0, 1) * ATTR_PALM_MAX * 0.7  # inner forearm a bit like the palm side
     attr = np.zeros(len(faces), np.float32)
     n_side = 2 * (len(ts) - 1) * n_around
     attr[:n_side] = np.tile(np.repeat(pal, 2), len(ts) - 1)
@@ -391,7 +391,7 @@ def sample_scene(rng: np.random.Generator, cfg: SynthConfig, model: HandModel | 
         if rng.random() < cfg.forearm_prob:
             bend = rot([1, 0, 0], rng.normal(0, 0.35)) @ rot([0, 0, 1], rng.normal(0, 0.2))
             fa_dir_cam = R @ (bend @ np.array([0.0, -1.0, 0.0]))
-            length = 0.32 * scale
+            length = 0.45 * scale
             if fa_dir_cam[2] < 0:  # towards the camera: stop before the near plane
                 length = min(length, (t[2] - 0.1) / -fa_dir_cam[2])
             sleeve = rng.uniform(0.02, 0.2) * scale if rng.random() < cfg.sleeve_prob else None
