@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frames", type=int, default=60, help="frames the synthetic camera publishes")
     p.add_argument("--rate", type=float, default=2.0, help="camera frame rate in Hz (default 2: a 2-core CPU keeps up)")
     p.add_argument("--out", default="out/demo", help="directory for the debug images and summary.json")
-    p.add_argument("--easy", action="store_true", help="one big hand per frame (default: 1-4 hands, harder scenes)")
+    p.add_argument("--easy", action="store_true", help="one big hand per frame (default: 2 moving hands, harder scenes)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--weights", default="", help="weights file (default: the embedded model)")
     p.add_argument("--device", default="auto")

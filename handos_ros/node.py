@@ -420,7 +420,7 @@ class HandOSNode(LifecycleNode):
         known = self._cameras.frames()
         others = f" (valid camera_info seen only for frame_id {known})" if known else ""
         self._tlog.log(
-            f"k:no_camera_info:{frame_id}", "warning",
+            f"k:no_camera_info:{frame_id}:{known}", "warning",  # a new situation logs at once
             f"waiting for camera_info on {self._info_topic} for frame_id '{frame_id}'{others}: "
             f"images on {self._image_topic} are not processed until a valid one arrives",
         )

@@ -40,22 +40,15 @@ CAMERA_QOS = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
 
 
 def frame_source(seed: int, width: int, height: int, num_hands: int | None, easy: bool, fps: float) -> Callable[[], Sample]:
-    """A ``next()``-style callable yielding synthetic Samples of ``width`` x ``height``."""
-    try:
-        from handos_model.synth.camera_stream import SyntheticCamera
-    except ImportError:  # TEMPORARY until camera_stream lands: independent frames
-        from handos_model.synth.scene import SynthConfig, easy_config, render_sample
+    """A ``next()``-style callable yielding the synth engine's SyntheticCamera frames.
 
-        cfg = easy_config(width=width, height=height) if easy else SynthConfig(width=width, height=height, num_hands=num_hands)
-        counter = iter(range(1 << 62))
-        return lambda: render_sample(seed, next(counter), cfg)
+    ``fps`` sets how far the scene moves between two frames (the stream's own clock), not the
+    publication rate.
+    """
+    from handos_model.synth.camera_stream import SyntheticCamera
 
-    kwargs: dict = {"width": width, "height": height, "fps": fps}
-    if num_hands is not None:
-        kwargs["num_hands"] = num_hands
-    if easy:
-        kwargs["easy"] = True
-    return SyntheticCamera(seed, **kwargs).next
+    cam = SyntheticCamera(seed, width=width, height=height, num_hands=num_hands or 1, fps=fps, easy=easy)
+    return cam.next
 
 
 def camera_info_msg(header: Header, K: np.ndarray, width: int, height: int) -> CameraInfo:
@@ -104,7 +97,7 @@ class SyntheticCameraNode(Node):
             self.pub_image = self.create_publisher(Image, "image", CAMERA_QOS)
         self.pub_info = self.create_publisher(CameraInfo, "camera_info", CAMERA_QOS)
         self.pub_gt = self.create_publisher(HandMeshArray, "synthetic/ground_truth", RESULT_QOS) if args.ground_truth else None
-        source = frame_source(args.seed, args.width, args.height, args.num_hands, args.easy, args.rate)
+        source = frame_source(args.seed, args.width, args.height, args.num_hands, args.easy, args.scene_fps or args.rate)
         self.cache = [source() for _ in range(args.cache)] if args.cache > 0 else None
         self.source = source
         self.sent = 0
@@ -135,12 +128,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--width", type=int, default=640)
     p.add_argument("--height", type=int, default=480)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--num-hands", type=int, default=None, help="hands per frame (default: random 1-4; 1 with --easy)")
+    p.add_argument("--num-hands", type=int, default=2, help="hands in view, 1-4 (default 2; 1 with --easy)")
     p.add_argument("--easy", action="store_true", help="one big, well-lit hand on a plain background")
     p.add_argument("--encoding", default="rgb8", choices=ENCODABLE, help="sensor_msgs/Image encoding")
     p.add_argument("--compressed", default="", choices=["", "jpeg", "png"], help="publish image/compressed instead")
     p.add_argument("--frame-id", default="synthetic_camera_optical_frame", help="header.frame_id (optical frame)")
     p.add_argument("--ground-truth", action="store_true", help="also publish synthetic/ground_truth")
+    p.add_argument("--scene-fps", type=float, default=0.0,
+                   help="the scene's clock: frames per second of motion (default: --rate, i.e. real time)")
     p.add_argument("--cache", type=int, default=0, help="render K frames up front and cycle through them")
     p.add_argument("--wait-subscribers", type=float, default=10.0,
                    help="wait up to this many seconds for an image subscriber before the first frame")

@@ -79,11 +79,13 @@ class NodeProcess:
         return int(self.proc.returncode)
 
 
-def synthetic_frames(n: int, seed: int = 0, easy: bool = True, width: int = 640, height: int = 480, num_hands: int | None = None) -> list:
-    """``n`` rendered synthetic Samples (image RGB uint8, K, hands with ground truth)."""
+def synthetic_frames(n: int, seed: int = 0, easy: bool = True, width: int = 640, height: int = 480,
+                     num_hands: int = 1, scene_fps: float = 2.0) -> list:
+    """``n`` frames of the synth engine's SyntheticCamera (image RGB uint8, K, hands with ground
+    truth); ``scene_fps`` 2 = half a second of motion between frames, so poses vary."""
     from handos_ros.synthetic_camera import frame_source
 
-    source = frame_source(seed, width, height, num_hands if num_hands is not None else (1 if easy else None), easy, 30.0)
+    source = frame_source(seed, width, height, num_hands, easy, scene_fps)
     return [source() for _ in range(n)]
 
 
@@ -172,7 +174,8 @@ class Client:
             if repeat > 1:
                 self.spin_for(0.05)
 
-    def send_frame(self, sample: Any, header: Any, encoding: str = "rgb8", compressed: str = "", info: bool = True) -> None:
+    def send_frame(self, sample: Any, header: Any, encoding: str = "rgb8", compressed: str = "", info: bool = True,
+                   row_padding: int = 0) -> None:
         from handos_ros.image_encode import compressed_msg, image_msg
 
         h, w = sample.image.shape[:2]
@@ -181,7 +184,7 @@ class Client:
         if compressed:
             self.pub_compressed.publish(compressed_msg(sample.image, header, compressed))
         else:
-            self.pub_image.publish(image_msg(sample.image, header, encoding))
+            self.pub_image.publish(image_msg(sample.image, header, encoding, row_padding))
 
     def result_for(self, header: Any, timeout: float = FRAME_TIMEOUT) -> Any | None:
         """The HandMeshArray whose stamp equals ``header.stamp`` (None on timeout)."""
