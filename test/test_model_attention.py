@@ -60,8 +60,17 @@ def test_hands_never_attend_to_each_other_in_the_decoder() -> None:
     torch.manual_seed(0)
     topo = tiny_topology()
     d = 32
-    dec = HandDecoder(topo, d_model=d, value_dim=d, num_levels=2, num_heads=2, num_points=2, ffn_dim=32,
-                      num_2d_layers=1, num_interactive_layers=2).eval()
+    dec = HandDecoder(
+        topo,
+        d_model=d,
+        value_dim=d,
+        num_levels=2,
+        num_heads=2,
+        num_points=2,
+        ffn_dim=32,
+        num_2d_layers=1,
+        num_interactive_layers=2,
+    ).eval()
     with torch.no_grad():  # heads start at exactly zero: randomise them so every output depends on the queries
         for p in dec.parameters():
             if not p.any():

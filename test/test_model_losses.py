@@ -32,7 +32,14 @@ FACE = torch.tensor([[0, 1, 2]])
 
 def test_paper_weights() -> None:
     assert DEFAULT_WEIGHTS == {
-        "j2d": 10, "oks_2d": 4, "vertices": 10, "j3d": 10, "normal": 5, "edge": 10, "proj": 10, "oks_proj": 4,
+        "j2d": 10,
+        "oks_2d": 4,
+        "vertices": 10,
+        "j3d": 10,
+        "normal": 5,
+        "edge": 10,
+        "proj": 10,
+        "oks_proj": 4,
         "nc": 0.5,
     }
 
@@ -148,7 +155,10 @@ def test_criterion_sums_weighted_terms_over_layers_and_masks_3d() -> None:
                 expected += 10 * loss_edge(v, tg[0]["vertices"], torch.as_tensor(faces), w3).item()
                 expected += 10 * loss_proj(outputs["pred_joints_proj"][k], tg[0]["joints_2d"], w2, 20.0).item()
                 expected += 4 * loss_oks_proj(outputs["pred_joints_proj"][k], tg[0]["joints_2d"], w2, area, sig).item()
-                expected += 0.5 * loss_normal_consistency(v, torch.as_tensor(faces), face_adjacency(faces), torch.ones(1)).item()
+                expected += (
+                    0.5
+                    * loss_normal_consistency(v, torch.as_tensor(faces), face_adjacency(faces), torch.ones(1)).item()
+                )
         assert res["total"].item() == pytest.approx(expected, rel=1e-5)
         if not has_3d:
             for name in ("vertices", "j3d", "normal", "edge"):

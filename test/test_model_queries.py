@@ -80,13 +80,15 @@ def test_simota_cost_is_eq5() -> None:
 def test_simota_dynamic_k_and_conflicts() -> None:
     # gt A overlapped by queries 0, 1, 2 (IoU 1, 0.8, 0.6 -> dynamic k = int(2.4) = 2 with topk 3)
     gt = _boxes_cxcywh([[0.0, 0.0, 0.4, 0.4], [0.6, 0.6, 1.0, 1.0]])
-    boxes = _boxes_cxcywh([
-        [0.0, 0.0, 0.4, 0.4],   # IoU 1 with A
-        [0.0, 0.0, 0.4, 0.32],  # IoU 0.8 with A
-        [0.0, 0.0, 0.4, 0.24],  # IoU 0.6 with A
-        [0.6, 0.6, 1.0, 1.0],   # IoU 1 with B
-        [0.45, 0.45, 0.55, 0.55],
-    ])
+    boxes = _boxes_cxcywh(
+        [
+            [0.0, 0.0, 0.4, 0.4],  # IoU 1 with A
+            [0.0, 0.0, 0.4, 0.32],  # IoU 0.8 with A
+            [0.0, 0.0, 0.4, 0.24],  # IoU 0.6 with A
+            [0.6, 0.6, 1.0, 1.0],  # IoU 1 with B
+            [0.45, 0.45, 0.55, 0.55],
+        ]
+    )
     scores = torch.tensor([0.9, 0.9, 0.9, 0.9, 0.9])
     q, g = simota_assign(scores, boxes, gt, topk_iou=3)
     pairs = set(zip(q.tolist(), g.tolist(), strict=True))
