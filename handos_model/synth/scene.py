@@ -388,9 +388,10 @@ def sample_scene(rng: np.random.Generator, cfg: SynthConfig, model: HandModel | 
         boxes.append(box)
         scale = 1.0 + 0.1 * float(shapes[i][0]) if model.name != "mano" else 1.0
         forearm = None
-        if rng.random() < cfg.forearm_prob:
-            bend = rot([1, 0, 0], rng.normal(0, 0.35)) @ rot([0, 0, 1], rng.normal(0, 0.2))
-            fa_dir_cam = R @ (bend @ np.array([0.0, -1.0, 0.0]))
+        bend = rot([1, 0, 0], rng.normal(0, 0.35)) @ rot([0, 0, 1], rng.normal(0, 0.2))
+        fa_dir_cam = R @ (bend @ np.array([0.0, -1.0, 0.0]))
+        # an arm pointing at the camera would show its cut end: leave it out then
+        if rng.random() < cfg.forearm_prob and fa_dir_cam[2] > -0.35:
             length = 0.45 * scale
             if fa_dir_cam[2] < 0:  # towards the camera: stop before the near plane
                 length = min(length, (t[2] - 0.1) / -fa_dir_cam[2])
