@@ -107,10 +107,14 @@ def shade(
     lighting: Lighting,
     rng: np.random.Generator,
     skin_texture: bool = True,
+    half_res_area: int = 24000,
 ) -> np.ndarray:
     """Composite the shaded hands/forearms (objects < OBJ_OCCLUDER0) over ``background``.
 
-    background: (H, W, 3) uint8 RGB. Returns a new (H, W, 3) uint8 RGB image.
+    background: (H, W, 3) uint8 RGB. Returns a new (H, W, 3) uint8 RGB image. When the
+    hands' bounding box exceeds ``half_res_area`` pixels, lighting is computed on a
+    half-resolution G-buffer and upsampled (shading is smooth); the silhouette and the
+    compositing stay at full resolution.
     """
     out = background.copy()
     code = buf[..., 3]
@@ -126,13 +130,44 @@ def shade(
     b = buf[y0:y1, x0:x1]
     mask = mask_full[y0:y1, x0:x1]
     m = mask.astype(np.float32)
-    idx = np.flatnonzero(mask)
+    hh, ww = mask.shape
+    if hh * ww > half_res_area:
+        bs = b[::2, ::2]
+        ms = mask[::2, ::2].astype(np.float32)
+        fg_s = _shade_region(bs, ms, float(K[0, 0]) / 2, materials, lighting, rng, skin_texture)
+        # spread colours one pixel so the full-resolution silhouette is covered, then upsample
+        k3 = np.ones((3, 3), np.float32)
+        num = cv2.filter2D(fg_s, -1, k3)
+        den = cv2.filter2D(ms, -1, k3)
+        fg_s = np.where(ms[..., None] > 0, fg_s, num / np.maximum(den, 1e-6)[..., None])
+        fg = cv2.resize(fg_s, (ww, hh), interpolation=cv2.INTER_LINEAR) * m[..., None]
+    else:
+        fg = _shade_region(b, m, float(K[0, 0]), materials, lighting, rng, skin_texture)
+    # --- soft 1-px edge compositing
+    alpha = cv2.GaussianBlur(m, (3, 3), 0.6)
+    fg = cv2.GaussianBlur(fg, (3, 3), 0.6)
+    region = out[y0:y1, x0:x1].astype(np.float32)
+    out[y0:y1, x0:x1] = np.clip(region * (1 - alpha[..., None]) + fg + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+def _shade_region(
+    b: np.ndarray,
+    m: np.ndarray,
+    fx: float,
+    materials: dict[int, Material],
+    lighting: Lighting,
+    rng: np.random.Generator,
+    skin_texture: bool,
+) -> np.ndarray:
+    """Shaded colour (h, w, 3) float32 in [0, 255] of the G-buffer region ``b`` where ``m`` > 0 (0 elsewhere)."""
+    hh, ww = m.shape
+    idx = np.flatnonzero(m > 0)
     cm = b[..., 3].reshape(-1)[idx]
     obj = np.floor(cm + 1e-4).astype(np.int32)
     attr = cm - obj
     depth = b[..., 2]
     zmed = float(np.median(depth.reshape(-1)[idx[:: max(1, len(idx) // 256)]]))
-    fx = float(K[0, 0])
     tri_px = fx * 0.007 / max(zmed, 1e-3)
     # --- normals: rebuild z, smooth away the facets (normalised convolution on the bbox)
     nx, ny = b[..., 0], b[..., 1]
@@ -167,7 +202,7 @@ def shade(
     if skin_texture:
         ts = max((materials[k].texture_scale for k in keys), default=0.0)
         if ts > 0:
-            noise = _mottle(rng, y1 - y0, x1 - x0, tri_px).reshape(-1)[idx]
+            noise = _mottle(rng, hh, ww, tri_px).reshape(-1)[idx]
             albedo *= (1.0 + ts * (noise - 0.5) * 2)[:, None]
     # --- lighting (camera frame; view direction ~ (0, 0, -1) towards the camera)
     col = albedo * (lighting.ambient * lighting.ambient_color)
@@ -185,15 +220,9 @@ def shade(
     occl = np.clip((depth.reshape(-1)[idx] - dblur - 0.006) / 0.015, 0, 1)
     occl[obj >= OBJ_FOREARM0] = 0.0  # forearm faces are large: their flat depth would band
     col *= (1.0 - 0.45 * occl)[:, None]
-    fg = np.zeros(((y1 - y0) * (x1 - x0), 3), np.float32)
+    fg = np.zeros((hh * ww, 3), np.float32)
     fg[idx] = np.clip(col * 255.0, 0, 255)
-    fg = fg.reshape(y1 - y0, x1 - x0, 3)
-    # --- soft 1-px edge compositing
-    alpha = cv2.GaussianBlur(m, (3, 3), 0.6)
-    fg = cv2.GaussianBlur(fg, (3, 3), 0.6)
-    region = out[y0:y1, x0:x1].astype(np.float32)
-    out[y0:y1, x0:x1] = np.clip(region * (1 - alpha[..., None]) + fg + 0.5, 0, 255).astype(np.uint8)
-    return out
+    return fg.reshape(hh, ww, 3)
 
 
 def _norm_blur_fast(x: np.ndarray, m: np.ndarray, sigma: float) -> np.ndarray:
