@@ -150,7 +150,7 @@ def skin_blobs(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
 GENERATORS = (noise_texture, gradient, stripes, shapes, room)
 
 
-def random_background(rng: np.random.Generator, h: int, w: int, plain: bool = False) -> np.ndarray:
+def random_background(rng: np.random.Generator, h: int, w: int, plain: bool = False, half_res: bool = True) -> np.ndarray:
     """(H, W, 3) uint8 RGB background: one or two procedural generators blended, optional blur."""
     if plain:
         if rng.random() < 0.5:
@@ -158,6 +158,9 @@ def random_background(rng: np.random.Generator, h: int, w: int, plain: bool = Fa
         else:
             img = gradient(rng, h, w) * 0.6 + 0.4 * random_color(rng, (0.0, 0.3), (0.3, 0.8))
         return np.clip(img, 0, 255).astype(np.uint8)
+    if half_res and max(h, w) > 256 and rng.random() < 0.7:  # most: half resolution, upsampled (cheaper)
+        small = random_background(rng, (h + 1) // 2, (w + 1) // 2, half_res=False)
+        return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     weights = np.array([0.25, 0.12, 0.15, 0.23, 0.25])
     g = GENERATORS[int(rng.choice(len(GENERATORS), p=weights))]
     img = g(rng, h, w)
