@@ -227,7 +227,7 @@ def decode_compressed(msg: object, max_pixels: int = 0) -> np.ndarray:
 def _header_size(buf: np.ndarray) -> tuple[int, int] | None:
     """(width, height) from a PNG IHDR or JPEG SOFn marker, or None if not found."""
     raw = buf[:65536].tobytes()
-    if raw[:8] == b"\x89PNG\r\n\x1a\n" and len(raw) >= 24:
+    if raw[:8] == b"\x89PNG\r\n\x1a\n" and len(raw) >= 24 and raw[12:16] == b"IHDR":
         return int.from_bytes(raw[16:20], "big"), int.from_bytes(raw[20:24], "big")
     if raw[:2] != b"\xff\xd8":
         return None

@@ -6,6 +6,7 @@ reported from one place would hide each other; this keys on the problem instead.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -38,5 +39,20 @@ class ThrottledLogger:
             n = self._suppressed.pop(key, 0)
         if n:
             text = f"{text} (+{n} similar since the last report)"
-        getattr(self._logger, level)(text)
+        self._emit(level, text)
         return True
+
+    def _emit(self, level: str, text: str) -> None:
+        # rclpy pins a severity to each call site ("Logger severity cannot be changed between
+        # calls"), so every level has its own line here. Logging must never raise into the node.
+        try:
+            if level == "error":
+                self._logger.error(text)
+            elif level == "warning":
+                self._logger.warning(text)
+            elif level == "info":
+                self._logger.info(text)
+            else:
+                self._logger.debug(text)
+        except Exception as exc:  # noqa: BLE001
+            print(f"[{level.upper()}] {text} (logger failed: {exc!r})", file=sys.stderr, flush=True)

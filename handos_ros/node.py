@@ -218,8 +218,9 @@ class HandOSNode(LifecycleNode):
             sub = self.create_subscription(Image, "image", self._on_image, qos, qos_overriding_options=overrides)
         self._subs = [sub, self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, CAMERA_INFO_QOS)]
         self._active = True
+        effective = sub.qos_profile.reliability.name.lower()  # after qos_overrides.* parameters
         self.get_logger().info(
-            f"active: subscribed to {self._image_topic} ({s.image_reliability}) and {self._info_topic}; "
+            f"active: subscribed to {self._image_topic} ({effective}, depth {sub.qos_profile.depth}) and {self._info_topic}; "
             f"publishing {self.resolve_topic_name('hands/meshes')}"
         )
         return super().on_activate(state)
@@ -369,7 +370,11 @@ class HandOSNode(LifecycleNode):
                 rgb = image_decode.decode_image(msg, s.max_input_pixels)
         except image_decode.ImageRejected as exc:
             self._stats.on_rejected(exc.reason)
-            self._tlog.log(f"image:{exc.reason}", "error", f"refused image on {topic} (frame '{header.frame_id}'): {exc}")
+            kind = msg.format if frame.compressed else msg.encoding
+            self._tlog.log(
+                f"image:{exc.reason}:{header.frame_id}:{kind}", "error",
+                f"refused image on {topic} (frame '{header.frame_id}'): {exc}",
+            )
             return
         frame_id = header.frame_id
         if not frame_id.strip():

@@ -119,13 +119,18 @@ class Client:
         self.markers: list = []
         self.debug_images: list = []
         self.diagnostics: list = []
-        n.create_subscription(HandMeshArray, "hands/meshes", self.meshes.append, RESULT_QOS)
+        self.mesh_received_at: list[float] = []  # time.time() at arrival, parallel to meshes
+        n.create_subscription(HandMeshArray, "hands/meshes", self._on_meshes, RESULT_QOS)
         n.create_subscription(HandMeshInfo, "hands/mesh_info", self.infos.append, INFO_QOS)
         n.create_subscription(TFMessage, "/tf", self.tf.append, QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
         n.create_subscription(MarkerArray, "hands/markers", self.markers.append, reliable)
         n.create_subscription(Image, "hands/debug_image", self.debug_images.append, reliable)
         n.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, QoSProfile(depth=10))
         self._stamp_ns = int(time.time() * 1e9)
+
+    def _on_meshes(self, msg: Any) -> None:
+        self.meshes.append(msg)
+        self.mesh_received_at.append(time.time())
 
     # ------------------------------------------------------------------ spinning
     def spin_for(self, seconds: float) -> None:
