@@ -1,0 +1,86 @@
+"""Start-up of handos_node: clear failures for bad configurations, params file, autostart:=false."""
+
+from __future__ import annotations
+
+import pytest
+from node_harness import Client, NodeProcess, have_weights
+from ros_isolation import REPO_ROOT
+
+pytestmark = pytest.mark.ros
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@pytest.mark.skipif(_cuda_available(), reason="this machine has CUDA: device:=cuda is valid here")
+def test_cuda_without_gpu_fails_configure_with_a_clear_error(tmp_path):
+    proc = NodeProcess(tmp_path / "node.log", params={"device": "cuda"})
+    rc = proc.proc.wait(timeout=120)
+    proc.stop()
+    log = proc.log()
+    assert rc == 1, log
+    assert "configure failed: device='cuda' but CUDA is not available on this machine" in log
+    assert "use device:=auto or device:=cpu" in log
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"score_threshold": 2.0}, "score_threshold"),
+        ({"device": "tpu"}, "device must be auto, cpu, cuda or cuda:N"),
+        ({"image_reliability": "sometimes"}, "image_reliability must be best_effort or reliable"),
+        ({"hand_frame_prefix": "/hand_"}, "no leading '/'"),
+    ],
+)
+def test_invalid_initial_parameters_stop_the_node_with_the_reason(tmp_path, params, expected):
+    proc = NodeProcess(tmp_path / "node.log", params=params)
+    rc = proc.proc.wait(timeout=120)
+    proc.stop()
+    assert rc != 0
+    assert expected in proc.log(), proc.log()[-2000:]
+
+
+def test_missing_explicit_weights_file_is_an_error(tmp_path):
+    missing = tmp_path / "nope.safetensors"
+    proc = NodeProcess(tmp_path / "node.log", params={"weights": str(missing)})
+    rc = proc.proc.wait(timeout=120)
+    proc.stop()
+    assert rc == 1
+    assert f"weights file '{missing}' does not exist" in proc.log()
+
+
+def test_params_file_and_autostart_false_leave_the_node_unconfigured(tmp_path, rclpy_context):
+    """config/handos.yaml is a valid ROS params file (/**/handos_node key) and autostart:=false waits
+    for a lifecycle manager; configure + activate through the services then works."""
+    from rcl_interfaces.srv import GetParameters
+
+    params_file = REPO_ROOT / "config" / "handos.yaml"
+    proc = NodeProcess(tmp_path / "node.log", extra_ros_args=["--params-file", str(params_file), "-p", "autostart:=false",
+                                                              "-p", "max_hands:=2"])
+    client = Client(rclpy_context)
+    try:
+        cli = client.node.create_client(GetParameters, "/handos_node/get_parameters")
+        assert cli.wait_for_service(timeout_sec=60.0), proc.log()[-2000:]
+        fut = cli.call_async(GetParameters.Request(names=["nms_threshold", "max_hands", "autostart", "hand_frame_prefix"]))
+        assert client.spin_until(fut.done, 20.0)
+        values = fut.result().values
+        assert values[0].double_value == pytest.approx(0.9)
+        assert values[1].integer_value == 2  # command line wins over the file
+        assert values[2].bool_value is False
+        assert values[3].string_value == "hand_"
+        assert client.get_state() == "unconfigured"
+        client.spin_for(1.0)
+        assert not client.infos  # nothing published before configure
+        assert client.change_state("configure")
+        assert client.spin_until(lambda: bool(client.infos), 30.0)  # mesh_info at configure
+        assert client.infos[-1].max_hands == 2
+        assert client.get_state() == "inactive"
+        assert client.change_state("activate") and client.get_state() == "active"
+        if not have_weights():
+            assert "UNTRAINED" in client.infos[-1].weights
+    finally:
+        client.shutdown()
+        assert proc.stop() == 0
