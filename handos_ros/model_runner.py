@@ -158,6 +158,10 @@ def warm_up(lm: LoadedModel, height: int = 480, width: int = 640) -> float:
     return time.monotonic() - t0
 
 
+class ModelParked(RuntimeError):
+    """predict() was called while the node is inactive (model moved off its device)."""
+
+
 class ModelGuard:
     """Serialises inference and device moves (deactivate frees GPU memory mid-stream safely)."""
 
@@ -168,8 +172,8 @@ class ModelGuard:
 
     def predict(self, image: np.ndarray, K: np.ndarray, score: float, nms: float, max_hands: int) -> tuple[list, Any]:
         with self.lock:
-            if not self._on_device:
-                raise RuntimeError("model is parked on the CPU (node inactive)")
+            if not self._on_device or self.lm.model is None:
+                raise ModelParked("model is parked (node inactive)")
             return self.lm.model.predict_timed(image, K, score_threshold=score, nms_threshold=nms, max_hands=max_hands)
 
     def park(self) -> None:

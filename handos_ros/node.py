@@ -53,7 +53,7 @@ from handos_ros.image_encode import image_msg
 from handos_ros.log_throttle import ThrottledLogger
 from handos_ros.mailbox import LatestMailbox
 from handos_ros.markers import HandMarkers
-from handos_ros.model_runner import LoadedModel, ModelGuard, ModelLoadError, load, warm_up
+from handos_ros.model_runner import LoadedModel, ModelGuard, ModelLoadError, ModelParked, load, warm_up
 from handos_ros.msg import HandMeshArray, HandMeshInfo
 from handos_ros.parameters import SPEC_BY_NAME, Settings, declare_all, validate
 from handos_ros.pipeline_stats import PipelineStats
@@ -236,7 +236,8 @@ class HandOSNode(LifecycleNode):
         if self._markers is not None and self._pub_markers is not None and self._marker_frame:
             stamp = self.get_clock().now().to_msg()
             self._pub_markers.publish(self._markers.clear(Header(frame_id=self._marker_frame, stamp=stamp)))
-        self.get_logger().info("inactive: subscriptions dropped, model parked (GPU memory released)")
+        gpu = self._lm is not None and self._lm.device.startswith("cuda")
+        self.get_logger().info("inactive: subscriptions dropped" + (", model moved to CPU, GPU memory released" if gpu else ""))
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -393,7 +394,11 @@ class HandOSNode(LifecycleNode):
             return
         t_decoded = time.perf_counter()
         assert self._guard is not None
-        preds, _timing = self._guard.predict(rgb, K, s.score_threshold, s.nms_threshold, s.max_hands)
+        try:
+            preds, _timing = self._guard.predict(rgb, K, s.score_threshold, s.nms_threshold, s.max_hands)
+        except ModelParked:  # deactivated while this frame was being decoded: drop it quietly
+            self._stats.on_dropped()
+            return
         t_inferred = time.perf_counter()
         if self._reset_tracker.is_set():
             self._reset_tracker.clear()

@@ -138,3 +138,19 @@ def test_installed_share_has_launch_and_config() -> None:
     for rel in ("launch/handos.launch.py", "config/handos.yaml", "config/handos.rviz"):
         assert (share / rel).exists(), rel
     assert Path(share / "launch" / "handos.launch.py").read_text() == LAUNCH_FILE.read_text()
+
+
+def test_node_doc_lists_every_parameter_with_its_default() -> None:
+    """docs/ros_node.md's parameter table names every parameter with the node's default."""
+    from handos_ros.parameters import SPECS
+
+    doc = (REPO_ROOT / "docs" / "ros_node.md").read_text(encoding="utf-8")
+    rows = {}
+    for line in doc.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0].startswith("`") and cells[2] in ("yes", "no"):
+            rows[cells[0].strip("`")] = (cells[1].strip("`"), cells[2])
+    assert set(rows) == {s.name for s in SPECS}
+    for s in SPECS:
+        default = '""' if s.default == "" else (str(s.default).lower() if isinstance(s.default, bool) else str(s.default))
+        assert rows[s.name] == (default, "yes" if s.dynamic else "no"), s.name
