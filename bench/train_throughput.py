@@ -89,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
             results.append(r)
             print(f"procs={procs} workers={workers}: {r['images_per_s']:.2f} img/s ({r['s_per_step']:.2f} s/step)", file=sys.stderr)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
     print(f"\n### Training throughput, stage {args.stage}, `{args.config}` ({cores} CPU cores)\n")
+    if load is not None:
+        print(f"Load average after the runs: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min).\n")
     print("| processes | workers/process | threads/process | global batch | image px | s/step | images/s |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
@@ -97,8 +100,11 @@ def main(argv: list[str] | None = None) -> int:
             f"| {r['processes']} | {r['workers_per_process']} | {r['threads_per_process']} | {r['global_batch']} | "
             f"{r['image_size']} | {r['s_per_step']:.2f} | {r['images_per_s']:.2f} |"
         )
-    report = {"config": args.config, "stage": args.stage, "cores": cores, "overrides": args.overrides, "results": results}
-    print("\n" + json.dumps(report, indent=2))
+    report = {
+        "config": args.config, "stage": args.stage, "cores": cores, "loadavg_after": list(load) if load else None,
+        "overrides": args.overrides, "results": results,
+    }
+    print("\n```json\n" + json.dumps(report, indent=2) + "\n```")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
     return 0

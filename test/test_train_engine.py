@@ -95,7 +95,10 @@ def test_two_process_ddp_keeps_replicas_identical(tmp_path: Path) -> None:
     cfg = _write_cfg(tmp_path, train={"epochs": 1, "max_steps": 3, "ckpt_every_steps": 0})
     res = tmp_path / "res"
     res.mkdir()
-    mp.spawn(ddp_worker, args=(2, free_port(), str(cfg), 1, str(tmp_path / "out"), str(res)), nprocs=2, join=True)
+    # fork: the children start with torch/transformers already imported (spawn re-imports them, ~10 s)
+    mp.start_processes(
+        ddp_worker, args=(2, free_port(), str(cfg), 1, str(tmp_path / "out"), str(res)), nprocs=2, join=True, start_method="fork"
+    )
     r0, r1 = load_file(res / "rank0_final.safetensors"), load_file(res / "rank1_final.safetensors")
     assert r0.keys() == r1.keys()
     for k in r0:
@@ -149,12 +152,28 @@ class _CheckpointWatcher(threading.Thread):
                     pass  # pruned between listing and reading
                 except Exception as e:  # noqa: BLE001 - any other failure is a half-written file
                     self.errors.append(f"{p.name}: {type(e).__name__}: {e}")
+            time.sleep(0.002)  # leave the CPU to the writer
 
 
-def _wait_for_checkpoint(ckpt_dir: Path, proc: subprocess.Popen, min_step: int, timeout: float = 120.0) -> int:
+def _quiet_main(argv: list[str]) -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    main(argv)
+
+
+class _ForkedTrain(mp.get_context("fork").Process):  # type: ignore[misc]
+    """``handos-train argv`` in a forked child (no interpreter start-up / import cost)."""
+
+    def __init__(self, argv: list[str]) -> None:
+        super().__init__(target=_quiet_main, args=(argv,), daemon=True)
+        self.start()
+
+
+def _wait_for_checkpoint(ckpt_dir: Path, proc: _ForkedTrain, min_step: int, timeout: float = 120.0) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        assert proc.poll() is None, "training ended before it could be killed"
+        assert proc.is_alive(), "training ended before it could be killed"
         if ckpt_dir.is_dir():
             step = CheckpointManager.__new__(CheckpointManager)
             step.directory = ckpt_dir
@@ -174,7 +193,8 @@ def test_sigkill_then_resume_is_bit_exact(tmp_path: Path, kill_steps: tuple[int,
     ref = tmp_path / "ref"
     threads = torch.get_num_threads()
     try:
-        assert main(["--config", str(cfg), "--out", str(ref), "--stage", "1"]) == 0  # same code, in this process
+        # same code, in this process, never checkpointing: checkpoints must not perturb the run either
+        assert main(["--config", str(cfg), "--out", str(ref), "--stage", "1", "--set", "train.ckpt_every_steps=0"]) == 0
     finally:
         torch.set_num_threads(threads)
     ref_losses = _step_losses(ref / "stage1")
@@ -187,16 +207,15 @@ def test_sigkill_then_resume_is_bit_exact(tmp_path: Path, kill_steps: tuple[int,
     killed_at = []
     try:
         for i, min_step in enumerate(kill_steps):  # mid-epoch 0, then mid-epoch 1 of a resumed run
-            proc = subprocess.Popen(
-                _train_cmd(cfg, run, *(["--resume"] if i else [])), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-            )
+            # a forked child running the CLI entry point (the final resume below goes through a fresh interpreter)
+            proc = _ForkedTrain(["--config", str(cfg), "--out", str(run), "--stage", "1", *(["--resume"] if i else [])])
             try:
                 _wait_for_checkpoint(ckpt_dir, proc, min_step)
                 time.sleep(0.03 * i)  # kill at a different phase of the step/checkpoint cycle
-                proc.send_signal(signal.SIGKILL)
+                os.kill(proc.pid, signal.SIGKILL)
             finally:
-                proc.wait(timeout=60)
-            assert proc.returncode == -signal.SIGKILL
+                proc.join(timeout=60)
+            assert proc.exitcode == -signal.SIGKILL
             assert not (run / "stage1" / "final.safetensors").exists(), "the run finished before the kill"
             # after the kill: the latest checkpoint always loads
             mgr = CheckpointManager(ckpt_dir)
@@ -205,9 +224,10 @@ def test_sigkill_then_resume_is_bit_exact(tmp_path: Path, kill_steps: tuple[int,
             loaded = mgr.load()
             assert loaded is not None and int(loaded[1]["global_step"]) == latest
             killed_at.append(latest)
-        # resume to the end, with DataLoader workers this time: data order must not depend on them
+        # resume to the end in a fresh interpreter, with a DataLoader worker: data order must not depend on it
         done = subprocess.run(
-            _train_cmd(cfg, run, "--resume", "--set", "data.workers=2"), env=_env(), capture_output=True, text=True, timeout=300
+            _train_cmd(cfg, run, "--resume", "--set", "data.workers=1", "train.ckpt_every_steps=3"),
+            env=_env(), capture_output=True, text=True, timeout=300,
         )
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     finally:

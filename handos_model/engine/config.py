@@ -67,7 +67,7 @@ DEFAULTS: dict[str, Any] = {
     "export": {"name": "handos_tiny"},
     "train_detector": None,  # None: stage 0 runs when model.detector.type is rtdetr_tiny
     # per-stage sections, merged onto the root for that stage
-    "stage0": {"train": {"epochs": 10}},
+    "stage0": {},
     # the 2D model of suppl. VI.2: every decoder layer a 2D layer, no lifting / 3D outputs
     "stage1": {"model": {"overrides": {"model": {"decoder": {"lifting": False}}}}, "detector_from": "auto"},
     "stage2": {"init_from": "auto", "detector_from": "auto"},

@@ -30,26 +30,32 @@ the optimiser, the scheduler and the epoch accumulators are checkpointed.
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import json
-import logging
 import os
-import random
-import sys
-import time
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
-import numpy as np
-import torch
-from torch import nn
-from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader
+# libgomp's default spin-waiting makes a multi-threaded torch collapse when the cores are shared
+# (measured: 1 process x 2 threads, stage 1, 39 s/step spinning vs 10 s passive on a loaded 2-core
+# machine). Only effective before torch is first imported; OMP_WAIT_POLICY=ACTIVE restores it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from ..data.augment import AugmentConfig
-from .checkpointing import (
+import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import random  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.nn.parallel import DistributedDataParallel  # noqa: E402
+from torch.utils.data import DataLoader  # noqa: E402
+
+from ..data.augment import AugmentConfig  # noqa: E402
+from .checkpointing import (  # noqa: E402
     CheckpointManager,
     atomic_save_safetensors,
     atomic_write_bytes,
@@ -57,8 +63,8 @@ from .checkpointing import (
     pack_rng_state,
     restore_rng_state,
 )
-from .config import STAGES, load_model_config, load_train_config, stage_config
-from .data import (
+from .config import STAGES, load_model_config, load_train_config, stage_config  # noqa: E402
+from .data import (  # noqa: E402
     ResumableDistributedSampler,
     TrainDataset,
     build_base_dataset,
@@ -66,7 +72,7 @@ from .data import (
     seed_worker,
     train_collate,
 )
-from .distributed import (
+from .distributed import (  # noqa: E402
     DistInfo,
     all_gather_objects,
     all_gather_tensor,
@@ -76,7 +82,7 @@ from .distributed import (
     parameters_digest,
     setup_distributed,
 )
-from .schedule import build_scheduler
+from .schedule import build_scheduler  # noqa: E402
 
 log = logging.getLogger("handos.train")
 
@@ -227,11 +233,15 @@ def image_size_of(cfg: dict[str, Any], model_cfg: dict[str, Any], model: nn.Modu
     raise ValueError("image size unknown: set data.image_size or the model config's input_size")
 
 
-def autocast_context(info: DistInfo, amp: str) -> contextlib.AbstractContextManager:
-    if info.device.type != "cuda" or amp in (None, "none", "fp32", False):
-        return contextlib.nullcontext()
-    dtype = torch.bfloat16 if amp == "bf16" and torch.cuda.is_bf16_supported() else torch.float16
-    return torch.autocast(device_type="cuda", dtype=dtype)
+def amp_dtype(info: DistInfo, amp: str) -> torch.dtype | None:
+    """Autocast dtype: CUDA only; bf16 where supported, else fp16 (with a GradScaler)."""
+    if info.device.type != "cuda" or str(amp).lower() in ("none", "fp32", "false", "0"):
+        return None
+    return torch.bfloat16 if str(amp).lower() == "bf16" and torch.cuda.is_bf16_supported() else torch.float16
+
+
+def autocast_context(dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    return contextlib.nullcontext() if dtype is None else torch.autocast(device_type="cuda", dtype=dtype)
 
 
 def export_weights(
@@ -454,8 +464,8 @@ def train_stage(
     else:
         raise ValueError(f"unknown optim.name {ocfg['name']!r}")
     scheduler = build_scheduler(optimizer, cfg["sched"], steps_per_epoch, epochs)
-    amp = str(tcfg.get("amp", "none")).lower()
-    use_scaler = info.device.type == "cuda" and amp == "fp16"
+    autocast_dtype = amp_dtype(info, str(tcfg.get("amp", "none")))
+    use_scaler = autocast_dtype == torch.float16
     scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
     clip = float(tcfg.get("clip_grad_norm") or 0.0)
 
@@ -466,6 +476,7 @@ def train_stage(
     skipped_total, nonfinite_steps, elapsed_before = 0, 0, 0.0
     acc_state: dict[str, Any] | None = None
     resumed_from = None
+    resumed_losses: dict[str, float] = {}
     if info.is_main:
         mgr.cleanup_temporaries()
     barrier(info)
@@ -485,6 +496,7 @@ def train_stage(
         history = list(st.get("history", []))
         skipped_total = int(st.get("skipped_total", 0))
         nonfinite_steps = int(st.get("nonfinite_steps", 0))
+        resumed_losses = {k: float(v) for k, v in dict(st.get("last_losses", {})).items()}
         elapsed_before = float(st.get("elapsed_s", 0.0))
         same_layout = int(st["world_size"]) == world and int(st["steps_per_epoch"]) == steps_per_epoch
         if same_layout:
@@ -561,6 +573,7 @@ def train_stage(
             "history": history,
             "skipped_total": skipped_total,
             "nonfinite_steps": nonfinite_steps,
+            "last_losses": last_losses,
             "elapsed_s": elapsed_before + (time.time() - t_start),
             "config_json": json.dumps(cfg, default=str),
         }
@@ -577,10 +590,9 @@ def train_stage(
     log_every = max(1, int(tcfg.get("log_every", 10)))
     last_ckpt_time = time.time()
     interval: dict[str, Any] = {"t": time.time(), "images": 0, "sums": {}, "n": 0}
-    amp_ctx = autocast_context(info, amp)
     if step_in_epoch >= steps_per_epoch:
         epoch, step_in_epoch = epoch + 1, 0
-    last_losses: dict[str, float] = {}
+    last_losses: dict[str, float] = resumed_losses
     partial_record: dict[str, Any] | None = None
     set_train_mode(model, stage)
 
@@ -605,7 +617,7 @@ def train_stage(
             images = images.to(info.device, non_blocking=True)
             targets = [{k: v.to(info.device, non_blocking=True) for k, v in t.items()} for t in targets]
             Ks = torch.stack([t["K"] for t in targets])
-            with amp_ctx:
+            with autocast_context(autocast_dtype):
                 losses = ddp_model(images, Ks, targets)
             total = losses["total"]
             optimizer.zero_grad(set_to_none=True)
@@ -743,6 +755,7 @@ def train_stage(
             "global_batch": batch,
             "world_size": world,
             "device": str(info.device),
+            "autocast": str(autocast_dtype).replace("torch.", "") if autocast_dtype else None,
             "backend": info.backend,
             "threads_per_process": n_threads,
             "image_size": image_size,
