@@ -92,7 +92,8 @@ def _step_losses(stage_dir: Path) -> list[dict]:
 
 def test_two_process_ddp_keeps_replicas_identical(tmp_path: Path) -> None:
     """Two gloo processes, different data shards: after training the replicas are bit-identical."""
-    cfg = _write_cfg(tmp_path, train={"epochs": 1, "max_steps": 3, "ckpt_every_steps": 0})
+    # time-based checkpoints (rank 0 decides, broadcast) at every step: collectives inside the loop
+    cfg = _write_cfg(tmp_path, train={"epochs": 1, "max_steps": 3, "ckpt_every_steps": 0, "ckpt_every_minutes": 1e-6})
     res = tmp_path / "res"
     res.mkdir()
     # fork: the children start with torch/transformers already imported (spawn re-imports them, ~10 s)
@@ -107,6 +108,7 @@ def test_two_process_ddp_keeps_replicas_identical(tmp_path: Path) -> None:
     assert summary["world_size"] == 2 and summary["global_step"] == 3 and summary["replicas_identical"] is True
     assert summary["backend"] == "gloo" and summary["global_batch"] == 4
     # training changed the trainable weights (the test would be vacuous otherwise) but not the frozen detector
+    assert CheckpointManager(tmp_path / "out" / "stage1" / "checkpoints").steps() == [2, 3]  # keep_checkpoints: 2
     init = load_safetensors(tmp_path / "out" / "stage1" / "checkpoints" / "ckpt_000000003.safetensors")
     assert all(torch.equal(init[k], r0[k]) for k in init)  # the checkpoint is rank 0's model
     seed_everything(3)  # the engine seeds this before building the model on every rank
@@ -114,6 +116,30 @@ def test_two_process_ddp_keeps_replicas_identical(tmp_path: Path) -> None:
     changed = [k for k in r0 if not k.startswith("detector.") and not torch.equal(fresh[k], r0[k])]
     assert all(torch.equal(fresh[k], r0[k]) for k in r0 if k.startswith("detector."))  # frozen
     assert changed, "no parameter was updated"
+
+
+def _ddp(cfg: Path, out: Path, res: Path, overrides: list[str], resume: bool = False) -> None:
+    res.mkdir(exist_ok=True)
+    mp.start_processes(
+        ddp_worker, args=(2, free_port(), str(cfg), 1, str(out), str(res), overrides, resume),
+        nprocs=2, join=True, start_method="fork",
+    )
+
+
+@pytest.mark.slow
+def test_two_process_resume_is_bit_exact(tmp_path: Path) -> None:
+    """DDP: stop after 5 steps (mid-epoch), resume to 10: identical to 10 steps in one go (every rank's RNG restored)."""
+    cfg = _write_cfg(tmp_path, train={"epochs": 2, "ckpt_every_steps": 2}, model={"overrides": {}})
+    _ddp(cfg, tmp_path / "ref", tmp_path / "res_ref", ["train.max_steps=10"])
+    _ddp(cfg, tmp_path / "run", tmp_path / "res_run", ["train.max_steps=5"])
+    _ddp(cfg, tmp_path / "run", tmp_path / "res_run", ["train.max_steps=10"], resume=True)
+    ref, run = _step_losses(tmp_path / "ref" / "stage1"), _step_losses(tmp_path / "run" / "stage1")
+    assert [r["step"] for r in run] == list(range(1, 11))
+    assert [r["loss"] for r in ref] == [r["loss"] for r in run]
+    for rank in (0, 1):
+        a = load_file(tmp_path / "res_ref" / f"rank{rank}_final.safetensors")
+        b = load_file(tmp_path / "res_run" / f"rank{rank}_final.safetensors")
+        assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 # ----------------------------------------------------------------------------- (b) SIGKILL + resume
@@ -332,6 +358,14 @@ def test_corrupt_samples_are_skipped_counted_and_reported(tmp_path: Path) -> Non
     assert [h["skipped"] for h in summary["history"]] == [2, 2]
     log = (out / "stage1" / "train.log").read_text()
     assert "skipped 2 (run 2)" in log and "skipped 2 (run 4)" in log and "skipped 4 corrupt samples" in log
+    # TensorBoard scalars: every loss term, lr, throughput, skip counters
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    ea = EventAccumulator(str(out / "stage1" / "tb"))
+    ea.Reload()
+    tags = set(ea.Tags()["scalars"])
+    assert {"loss/total", "loss/j2d", "loss/oks_2d", "lr", "throughput/images_per_s", "grad_norm"} <= tags
+    assert [e.value for e in ea.Scalars("data/skipped_samples_total")] == [2, 4]
 
 
 def test_too_many_corrupt_samples_stop_training() -> None:

@@ -143,7 +143,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def ddp_worker(rank: int, world: int, port: int, cfg_path: str, stage: int, out_dir: str, result_dir: str) -> None:
+def ddp_worker(
+    rank: int, world: int, port: int, cfg_path: str, stage: int, out_dir: str, result_dir: str,
+    overrides: list[str] | None = None, resume: bool = False,
+) -> None:
     """``torch.multiprocessing.spawn`` target: one rank of a gloo job through the real engine.
 
     Saves the rank's final parameters and buffers to ``result_dir/rank{r}_final.safetensors``.
@@ -160,8 +163,8 @@ def ddp_worker(rank: int, world: int, port: int, cfg_path: str, stage: int, out_
 
     info = setup_distributed("cpu")
     try:
-        cfg = stage_config(load_train_config(cfg_path), stage)
-        summary = train_stage(cfg, stage, out_dir, info)
+        cfg = stage_config(load_train_config(cfg_path, overrides), stage, overrides)
+        summary = train_stage(cfg, stage, out_dir, info, resume=resume)
         model = summary["_model"]
         save_file({k: v.contiguous().clone() for k, v in model.state_dict().items()}, f"{result_dir}/rank{rank}_final.safetensors")
     finally:
