@@ -64,7 +64,11 @@ def read_safetensors(path: str | Path) -> dict[str, torch.Tensor]:
     size = path.stat().st_size
     with open(path, "rb") as f:
         head = f.read(9)
-    if head[:2] == b"PK" or head[:1] == b"\x80":
+    # A safetensors file starts with its JSON header's length (u64, little endian) then "{".
+    # Check that structure first: the length's low byte may be anything, 0x80 included.
+    looks_safetensors = len(head) == 9 and head[8:9] == b"{"
+    is_pickle = head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")
+    if not looks_safetensors and (head[:2] == b"PK" or is_pickle):
         raise CheckpointError(
             f"{path}: this is a pickle / torch.save file; HandOS weights are loaded from safetensors only "
             "(never unpickled). Convert it with a trusted tool to safetensors first."
