@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import subprocess
 from pathlib import Path
 
@@ -64,7 +65,13 @@ def machine_info() -> dict:
 
 
 def split_trailing_json(text: str) -> tuple[str, object | None]:
-    """Scripts that print a report then one JSON object: -> (text before it, parsed object)."""
+    """Scripts that print a report then one JSON object (bare or in a ```json fence): -> (text before, object)."""
+    m = re.search(r"\n?```json\n(.*)\n```\s*$", text, re.DOTALL)
+    if m:
+        try:
+            return text[: m.start()].rstrip(), json.loads(m.group(1))
+        except ValueError:
+            pass
     lines = text.rstrip().splitlines()
     for i, line in enumerate(lines):
         if line.startswith("{") or line.startswith("["):
@@ -76,9 +83,11 @@ def split_trailing_json(text: str) -> tuple[str, object | None]:
 
 
 def drop_json_lines(text: str) -> str:
-    """Markdown output interleaved with one-line JSON records: keep the markdown."""
+    """Markdown output interleaved with one-line JSON records and ``[tag] ...`` progress lines: keep the markdown."""
     keep = []
     for line in text.splitlines():
+        if re.match(r"^\[[\w-]+\] ", line):
+            continue
         if line.startswith("{") and line.rstrip().endswith("}"):
             try:
                 json.loads(line)

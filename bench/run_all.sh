@@ -12,9 +12,10 @@
 #   FRAMES_PER_H=50     latency frames per hand count       LATENCY_ARGS="..."  extra latency.py args
 #   SYNTH_ARGS, TRAIN_ARGS, ROS_ARGS, SOAK_ARGS             override a section's arguments
 #   SOAK=1              add the 10 000-frame ROS soak       ONLY="latency train" run only these sections
-#   QUIET_WAIT=60       seconds to wait for the 1-min load average to fall below 1.5 before timing
+#   QUIET_WAIT=60       seconds to wait (once) for the 1-min load average to fall below 1.5
 #   OMP_WAIT_POLICY     for the latency section, default PASSIVE (see below)
 #   REPORT_MD, REPORT_JSON   output paths (default bench/report.md, bench/report.json)
+#   KEEP_WORK=1         keep the per-section outputs (the temporary directory is printed)
 # Expects the main venv active (make bench sources scripts/env.sh); creates .venv-bench itself.
 set -uo pipefail
 
@@ -22,7 +23,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 py=${PYTHON:-python}
 work=$(mktemp -d -t handos-bench-XXXXXX)
-trap 'rm -rf "$work"' EXIT
+[ "${KEEP_WORK:-0}" = 1 ] || trap 'rm -rf "$work"' EXIT
 FRAMES_PER_H=${FRAMES_PER_H:-50}
 SOAK=${SOAK:-0}
 QUIET_WAIT=${QUIET_WAIT:-60}
@@ -31,6 +32,7 @@ REPORT_MD=${REPORT_MD:-$root/bench/report.md}
 REPORT_JSON=${REPORT_JSON:-$root/bench/report.json}
 mp_python="$root/.venv-bench/bin/python"
 order=0
+[ "${KEEP_WORK:-0}" = 1 ] && printf '[bench] per-section outputs in %s\n' "$work" >&2
 
 say() { printf '[bench] %s\n' "$*" >&2; }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "n/a"; }
@@ -44,7 +46,10 @@ wait_quiet() {
     sleep 5
     waited=$((waited + 5))
   done
-  [ "$QUIET_WAIT" -gt 0 ] && say "still loaded ($(loadavg)): timing anyway, the report shows the load"
+  if [ "$QUIET_WAIT" -gt 0 ]; then
+    say "still loaded ($(loadavg)): timing anyway, the report shows the load"
+    QUIET_WAIT=0  # a busy machine stays busy: wait once, not before every section
+  fi
   return 0
 }
 
