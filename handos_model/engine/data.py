@@ -176,22 +176,24 @@ def seed_worker(worker_id: int) -> None:
 
 
 def build_base_dataset(cfg: dict[str, Any]) -> Sequence[Sample]:
-    """The raw Sample dataset named by ``cfg['data']['train']``."""
+    """The raw Sample dataset named by ``cfg['data']['train']``.
+
+    ``type``: ``synthetic_on_the_fly`` (``SyntheticOnTheFly(**rest)``), ``python`` (``factory:
+    "module:callable"`` called with the rest), or anything ``data.mixed.build_dataset`` knows
+    (``synthetic`` folder, ``freihand``, ..., ``mixed`` with a ``datasets`` list); relative paths
+    resolve against the training YAML's directory.
+    """
     d = dict(cfg["data"]["train"])
-    kind = d.pop("type", "synthetic_on_the_fly")
+    kind = d.get("type", "synthetic_on_the_fly")
     if kind == "synthetic_on_the_fly":
         from ..data.synthetic import SyntheticOnTheFly
 
+        d.pop("type", None)
         return SyntheticOnTheFly(**d)
-    if kind == "synthetic":
-        from ..data.synthetic import SyntheticDataset
-
-        return SyntheticDataset(**d)
-    if kind == "mixed":
-        from ..data.mixed import build_dataset
-
-        return build_dataset(d)
     if kind == "python":
+        d.pop("type")
         factory = import_object(d.pop("factory"))
         return factory(**d)
-    raise ValueError(f"unknown data.train.type {kind!r}")
+    from ..data.mixed import build_dataset
+
+    return build_dataset(d, base_dir=cfg.get("_source_dir"))
