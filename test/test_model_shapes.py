@@ -125,3 +125,32 @@ def test_two_d_stage_model(topo) -> None:
     own = full.state_dict()
     shared = {k: v for k, v in model.state_dict().items() if k in own and own[k].shape == v.shape}
     assert all(k in shared for k in model.state_dict() if k.startswith("decoder.layers."))
+
+
+def test_postprocess_reports_side_from_the_predicted_mesh() -> None:
+    """Integration with hand.handedness: a right template and its mirror come out as right / left."""
+    from handos_model.hand.hand_model import load_hand_model
+    from handos_model.models.postprocess import postprocess
+
+    hand = load_hand_model("open")
+    right = torch.from_numpy(hand.template)
+    verts = torch.stack([right, right * torch.tensor([-1.0, 1.0, 1.0])])
+    joints = torch.einsum("jv,kvc->kjc", torch.from_numpy(hand.joint_regressor), verts)
+    t = torch.tensor([[0.0, 0.0, 0.5], [0.1, 0.0, 0.6]])
+    outputs = {
+        "image_size": 64,
+        "instance_batch_index": torch.tensor([0, 0]),
+        "instance_scores": torch.tensor([0.9, 0.8]),
+        "instance_boxes": torch.tensor([[0.5, 0.5, 0.2, 0.2], [0.3, 0.3, 0.1, 0.2]]),
+        "pred_joints_2d": [torch.rand(2, 21, 2) * 64],
+        "pred_vertices": [verts],
+        "pred_joints_3d": [joints],
+        "pred_cam_t": [t],
+        "pred_joints_proj": [torch.rand(2, 21, 2) * 64],
+    }
+    lb = letterbox_params(128, 96, 64)  # scale 0.5
+    preds = postprocess(outputs, [lb], hand.faces)[0]
+    assert [p.side for p in preds] == [1, 0]
+    assert all(p.side_confidence > 0.8 for p in preds)
+    np.testing.assert_allclose(preds[0].box, [48.0, 48.0, 80.0, 80.0], atol=1e-4)  # (0.4..0.6) * 64 / 0.5
+    np.testing.assert_allclose(preds[1].vertices, verts[1].numpy() + t[1].numpy(), atol=1e-6)
