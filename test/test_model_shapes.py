@@ -152,5 +152,5 @@ def test_postprocess_reports_side_from_the_predicted_mesh() -> None:
     preds = postprocess(outputs, [lb], hand.faces)[0]
     assert [p.side for p in preds] == [1, 0]
     assert all(p.side_confidence > 0.8 for p in preds)
-    np.testing.assert_allclose(preds[0].box, [48.0, 48.0, 80.0, 80.0], atol=1e-4)  # (0.4..0.6) * 64 / 0.5
+    np.testing.assert_allclose(preds[0].box, [51.2, 51.2, 76.8, 76.8], atol=1e-4)  # (0.4..0.6) * 64 / 0.5
     np.testing.assert_allclose(preds[1].vertices, verts[1].numpy() + t[1].numpy(), atol=1e-6)
