@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from node_harness import Client, NodeProcess, have_weights
+from node_harness import Client, NodeProcess
 from ros_isolation import REPO_ROOT
 
 pytestmark = pytest.mark.ros
@@ -55,11 +55,19 @@ def test_missing_explicit_weights_file_is_an_error(tmp_path):
 def test_params_file_and_autostart_false_leave_the_node_unconfigured(tmp_path, rclpy_context):
     """config/handos.yaml is a valid ROS params file (/**/handos_node key) and autostart:=false waits
     for a lifecycle manager; configure + activate through the services then works."""
+    import torch
     from rcl_interfaces.srv import GetParameters
 
+    from handos_model.checkpoint import save_model
+    from handos_model.models.build import build_model, load_config
+
+    # an explicit weights file (a freshly built model saved in the shipped format) goes through load_model
+    cfg = load_config(REPO_ROOT / "handos_model" / "configs" / "handos_tiny.yaml")
+    torch.manual_seed(1)
+    weights = save_model(build_model(cfg), cfg, tmp_path / "explicit_model.safetensors")
     params_file = REPO_ROOT / "config" / "handos.yaml"
     proc = NodeProcess(tmp_path / "node.log", extra_ros_args=["--params-file", str(params_file), "-p", "autostart:=false",
-                                                              "-p", "max_hands:=2"])
+                                                              "-p", "max_hands:=2", "-p", f"weights:={weights}"])
     client = Client(rclpy_context)
     try:
         cli = client.node.create_client(GetParameters, "/handos_node/get_parameters")
@@ -79,8 +87,8 @@ def test_params_file_and_autostart_false_leave_the_node_unconfigured(tmp_path, r
         assert client.infos[-1].max_hands == 2
         assert client.get_state() == "inactive"
         assert client.change_state("activate") and client.get_state() == "active"
-        if not have_weights():
-            assert "UNTRAINED" in client.infos[-1].weights
+        assert client.infos[-1].weights.startswith("explicit_model.safetensors")
+        assert "UNTRAINED" not in client.infos[-1].weights
     finally:
         client.shutdown()
         assert proc.stop() == 0
