@@ -123,7 +123,10 @@ class HandsEcho(Node):
                 self.sides_total += 1
                 self.sides_ok += int(m.side_ok)
                 parts.append(f"#{m.pred_id} err {m.err_px:5.1f} px ({100 * m.err_rel:4.1f}% box) side {'ok' if m.side_ok else 'WRONG'}")
-            parts += ["missed 1 hand"] * cmp.missed + ["1 extra hand"] * min(cmp.extra, 1)
+            if cmp.missed:
+                parts.append(f"{cmp.missed} missed")
+            if cmp.extra:
+                parts.append(f"{cmp.extra} extra")
             line += "  | gt " + str(len(gt.hands)) + ": " + ("; ".join(parts) if parts else "-")
         if not self.args.quiet:
             print(line, flush=True)
