@@ -271,11 +271,11 @@ def main(argv: list[str] | None = None) -> int:
         bench.run_rate(5.0, 5, frames)
         plan = [(30.0, args.soak_frames)] if args.soak else [(float(r), args.frames) for r in args.rates.split(",")]
         for rate, n in plan:
-            print(f"[bench] {n} frames at {rate:g} Hz ...", flush=True)
+            print(f"[bench] {n} frames at {rate:g} Hz ...", file=sys.stderr, flush=True)
             r = bench.run_rate(rate, n, frames, stats_every=60.0 if args.soak else 0.0)
             r.update(_cpu_rss(sampler, r.pop("t_start"), r.pop("t_end")))
             results["runs"].append(r)
-            print(json.dumps(r), flush=True)
+            print(json.dumps(r), file=sys.stderr, flush=True)
     finally:
         sampler.stop()
         node.send_signal(signal.SIGINT)
@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
             node.kill()
         log.close()
     print(_markdown(results))
-    print(json.dumps(results, indent=2))
+    print("\n```json\n" + json.dumps(results, indent=2) + "\n```")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(results, indent=2))
