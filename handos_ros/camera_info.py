@@ -87,15 +87,19 @@ def intrinsics_from_camera_info(msg: object) -> Intrinsics:
 class CameraInfoCache:
     """Latest valid intrinsics per frame_id (thread-safe: written by the executor, read by the worker)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_frames: int = 64) -> None:
         self._lock = threading.Lock()
         self._by_frame: dict[str, Intrinsics] = {}
+        self.max_frames = max_frames
 
     def update(self, msg: object) -> Intrinsics:
         """Validate ``msg``; store it for its frame_id when valid. Raises CameraInfoRejected otherwise."""
         intr = intrinsics_from_camera_info(msg)
         with self._lock:
+            self._by_frame.pop(msg.header.frame_id, None)
             self._by_frame[msg.header.frame_id] = intr
+            while len(self._by_frame) > self.max_frames:  # forget the least recently updated frame
+                self._by_frame.pop(next(iter(self._by_frame)))
         return intr
 
     def has(self, frame_id: str) -> bool:

@@ -65,6 +65,9 @@ from handos_ros.tracking import IouTracker
 BAD_FRAME_ID = "bad_frame_id"
 WORKER_ERROR = "worker_error"
 
+# Per-frame_id state (last stamp, camera_info) is kept for at most this many frame_ids.
+MAX_FRAME_IDS = 64
+
 # camera_info: best effort is compatible with every publisher (reliable or not).
 CAMERA_INFO_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)
 DEBUG_IMAGE_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
@@ -91,7 +94,7 @@ class HandOSNode(LifecycleNode):
         self.add_post_set_parameters_callback(self._after_set_parameters)
         self._tlog = ThrottledLogger(self.get_logger(), period_s=5.0)
         self._stats = PipelineStats(window_s=5.0)
-        self._cameras = caminfo.CameraInfoCache()
+        self._cameras = caminfo.CameraInfoCache(max_frames=MAX_FRAME_IDS)
         self._mailbox: LatestMailbox[_Frame] = LatestMailbox()
         self._tracker = IouTracker(self._settings.track_iou_threshold, self._settings.track_max_age)
         self._reset_tracker = threading.Event()
@@ -322,7 +325,10 @@ class HandOSNode(LifecycleNode):
                     f"image stamp went backwards on frame '{frame_id}' by {(last - stamp_ns) / 1e6:.1f} ms "
                     "(bag loop or clock reset?): processing it, track ids restart",
                 )
+            self._last_stamp.pop(frame_id, None)
             self._last_stamp[frame_id] = stamp_ns
+            if len(self._last_stamp) > MAX_FRAME_IDS:  # bounded even if frame_ids churn
+                self._last_stamp.pop(next(iter(self._last_stamp)))
             if self._mailbox.put(_Frame(msg=msg, compressed=compressed, arrival=time.monotonic())):
                 self._stats.on_dropped()
         except Exception as exc:  # noqa: BLE001 - never let an exception escape a callback

@@ -102,6 +102,16 @@ def test_pairing_is_per_frame_id_and_checks_size() -> None:
     assert info.value.reason == ci.CAMERA_INFO_SIZE_MISMATCH
 
 
+def test_cache_is_bounded_and_keeps_recent_frames() -> None:
+    cache = ci.CameraInfoCache(max_frames=3)
+    for i in range(5):
+        cache.update(_info(f"f{i}"))
+    assert cache.frames() == ["f2", "f3", "f4"]
+    cache.update(_info("f2"))  # refreshed: most recent again
+    cache.update(_info("f5"))  # evicts the least recently updated, f3
+    assert cache.frames() == ["f2", "f4", "f5"]
+
+
 def test_binning_and_roi_adjust_k() -> None:
     msg = _info(w=1280, h=960, k=(1000.0, 0, 640, 0, 1000, 480, 0, 0, 1))
     msg.binning_x = msg.binning_y = 2
