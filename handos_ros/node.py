@@ -367,8 +367,13 @@ class HandOSNode(LifecycleNode):
         msg = frame.msg
         header = msg.header
         topic = self._image_topic
-        if not self._cameras.has(header.frame_id):  # refuse before paying for the decode
-            self._refuse_no_camera_info(header.frame_id)
+        frame_id = header.frame_id
+        if not frame_id.strip():
+            self._stats.on_rejected(BAD_FRAME_ID)
+            self._tlog.log("frame_id", "error", f"refused image on {topic}: empty header.frame_id (outputs need the camera optical frame)")
+            return
+        if not self._cameras.has(frame_id):  # refuse before paying for the decode
+            self._refuse_no_camera_info(frame_id)
             return
         try:
             if frame.compressed:
@@ -382,11 +387,6 @@ class HandOSNode(LifecycleNode):
                 f"image:{exc.reason}:{header.frame_id}:{kind}", "error",
                 f"refused image on {topic} (frame '{header.frame_id}'): {exc}",
             )
-            return
-        frame_id = header.frame_id
-        if not frame_id.strip():
-            self._stats.on_rejected(BAD_FRAME_ID)
-            self._tlog.log("frame_id", "error", f"refused image on {topic}: empty header.frame_id (outputs need the camera optical frame)")
             return
         if frame_id.startswith("/"):
             self._tlog.log("frame_id_slash", "warning", f"image frame_id '{frame_id}' starts with '/': using '{frame_id.lstrip('/')}'")
@@ -409,7 +409,7 @@ class HandOSNode(LifecycleNode):
         if self._reset_tracker.is_set():
             self._reset_tracker.clear()
             self._tracker.reset()
-        ids = self._tracker.update([p.box for p in preds]) if preds else self._tracker.update([])
+        ids = self._tracker.update([p.box for p in preds])
         out = HandMeshArray(header=header)
         out.hands = [hand_mesh_from_prediction(p, i) for p, i in zip(preds, ids, strict=True)]
         self._pub_meshes.publish(out)
