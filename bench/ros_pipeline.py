@@ -221,8 +221,11 @@ def _cpu_rss(sampler: ProcSampler, t0: float, t1: float) -> dict:
         return {}
     cpu = np.array([x[1] for x in s])
     rss = np.array([x[2] for x in s])
+    step = max(1, len(s) // 20)  # at most ~20 points over the run
+    timeline = [{"t_s": round(x[0] - t0, 1), "cpu_pct": round(x[1], 1), "rss_mib": round(x[2], 1)} for x in s[::step]]
     return {"cpu_pct_mean": round(float(cpu.mean()), 1), "cpu_pct_max": round(float(cpu.max()), 1),
-            "rss_mib_start": round(float(rss[0]), 1), "rss_mib_end": round(float(rss[-1]), 1), "rss_mib_max": round(float(rss.max()), 1)}
+            "rss_mib_start": round(float(rss[0]), 1), "rss_mib_end": round(float(rss[-1]), 1), "rss_mib_max": round(float(rss.max()), 1),
+            "timeline": timeline}
 
 
 def main(argv: list[str] | None = None) -> int:
