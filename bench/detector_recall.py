@@ -1,0 +1,115 @@
+"""Detection quality of a stage-0 detector (or a full HandOS model) on held-out synthetic images.
+
+Reports hand recall at box IoU >= 0.5 for several score thresholds, and precision at those
+thresholds, on ``--num`` on-the-fly synthetic samples of a seed the training never uses
+(training uses seed 0 by default).
+
+    python bench/detector_recall.py --detector runs/tiny/stage0/detector.safetensors --num 200
+    python bench/detector_recall.py --weights handos_model/weights/handos_tiny.safetensors
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+import torch
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, 4) x (M, 4) xyxy -> (N, M) IoU."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)), np.float32)
+    x0 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y0 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x1 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y1 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+
+
+def greedy_matches(iou: np.ndarray, thr: float = 0.5) -> int:
+    """Number of one-to-one matches with IoU >= thr (greedy by IoU)."""
+    iou = iou.copy()
+    n = 0
+    while iou.size and iou.max() >= thr:
+        i, j = np.unravel_index(np.argmax(iou), iou.shape)
+        iou[i, :] = -1
+        iou[:, j] = -1
+        n += 1
+    return n
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--detector", help="stage-0 detector safetensors (tiny RT-DETR)")
+    src.add_argument("--weights", help="full HandOS weights (.safetensors + .json)")
+    p.add_argument("--config", default=None, help="model config for --detector (default: configs/handos_tiny.yaml)")
+    p.add_argument("--num", type=int, default=200)
+    p.add_argument("--seed", type=int, default=12345, help="held-out synthetic seed")
+    p.add_argument("--thresholds", type=float, nargs="+", default=[0.1, 0.3, 0.5])
+    p.add_argument("--json", help="write the results here")
+    args = p.parse_args(argv)
+
+    from handos_model.data.synthetic import SyntheticOnTheFly
+    from handos_model.data.transforms import letterbox_image
+
+    torch.set_num_threads(2)
+    if args.detector:
+        from handos_model import CONFIGS_DIR
+        from handos_model.checkpoint import load_detector_weights
+        from handos_model.models.build import build_detector, load_config
+
+        cfg = load_config(args.config or CONFIGS_DIR / "handos_tiny.yaml")
+        detector = build_detector(cfg["model"]["detector"])
+        load_detector_weights(detector, args.detector)
+        size = int(cfg["model"]["input_size"])
+    else:
+        from handos_model.checkpoint import load_model
+
+        model = load_model(args.weights)
+        detector = model.detector
+        size = int(model.image_size)
+    detector.eval()
+
+    data = SyntheticOnTheFly(seed=args.seed, length=args.num)
+    counts = {t: {"tp": 0, "pred": 0} for t in args.thresholds}
+    num_gt = 0
+    for i in range(len(data)):
+        sample = data[i]
+        canvas, _, lb = letterbox_image(sample.image, sample.K, size)
+        x = torch.from_numpy(canvas).permute(2, 0, 1).float().div(255.0)[None]
+        with torch.no_grad():
+            out = detector(x)
+        scores = out.scores[0].numpy()
+        cx, cy, w, h = (out.boxes[0].numpy() * size).T
+        boxes = lb.to_image(np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1).reshape(-1, 2)).reshape(-1, 4)
+        gt = np.array([hand.box for hand in sample.hands], np.float32).reshape(-1, 4)
+        num_gt += len(gt)
+        for t in args.thresholds:
+            keep = scores >= t
+            counts[t]["pred"] += int(keep.sum())
+            counts[t]["tp"] += greedy_matches(box_iou(gt, boxes[keep]))
+    rows = []
+    for t in args.thresholds:
+        tp, pred = counts[t]["tp"], counts[t]["pred"]
+        rows.append({"score_threshold": t, "recall": tp / max(num_gt, 1), "precision": tp / max(pred, 1),
+                     "gt_hands": num_gt, "predictions": pred})
+    print(f"held-out synthetic images: {args.num} (seed {args.seed}), hands: {num_gt}")
+    print("| score threshold | recall@IoU0.5 | precision@IoU0.5 | predictions |")
+    print("|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['score_threshold']:.2f} | {100 * r['recall']:.1f}% | {100 * r['precision']:.1f}% | {r['predictions']} |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
