@@ -26,7 +26,7 @@ What it does
 Outputs a markdown section (stdout and ``--md``) and JSON (``--json``).
 
     python bench/latency.py                       # 50 frames per H, CPU, 2 threads
-    python bench/latency.py --frames-per-h 10 --hands 0 1 2 --json /tmp/lat.json
+    python bench/latency.py --frames-per-h 10 --hands 0 1 2 --json out/lat.json
 """
 
 from __future__ import annotations

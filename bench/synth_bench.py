@@ -1,7 +1,7 @@
 """Synthetic data engine benchmark: rendering throughput, sample images, optional realism check.
 
     python bench/synth_bench.py [--num 300] [--size 320] [--workers 2] [--png-dir docs/img]
-                                [--mediapipe 200 [--mediapipe-python /tmp/mpvenv/bin/python]]
+                                [--mediapipe 200 [--mediapipe-python .venv-bench/bin/python]]
 
 * Throughput: images/s of ``render_sample`` (full scene: background, 1-4 hands, occluders,
   camera effects, ground truth; no disk) in one process and with ``--workers`` processes.
@@ -156,9 +156,9 @@ def mediapipe_found(paths: list[Path], python: str | None) -> list[bool] | None:
     try:
         from mediapipe.python.solutions import hands as mp_hands
     except ImportError:
-        print("mediapipe is not installed in this interpreter. Install mediapipe==0.10.14 in a separate venv "
-              "(python3 -m venv /tmp/mpvenv && /tmp/mpvenv/bin/pip install mediapipe==0.10.14 "
-              "opencv-python-headless numpy) and pass --mediapipe-python /tmp/mpvenv/bin/python.")
+        print("mediapipe is not installed in this interpreter. Create the project's bench venv with "
+              "`bash scripts/bootstrap_bench.sh` (mediapipe==0.10.14 in .venv-bench) and pass "
+              "--mediapipe-python .venv-bench/bin/python.")
         return None
     found = []
     with mp_hands.Hands(static_image_mode=True, max_num_hands=2, min_detection_confidence=0.5) as det:
