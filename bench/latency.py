@@ -69,19 +69,6 @@ def _bench_synth_config(n_hands: int):
                        occluder_prob=0.0)
 
 
-def _box(uv: np.ndarray) -> np.ndarray:
-    return np.array([uv[:, 0].min(), uv[:, 1].min(), uv[:, 0].max(), uv[:, 1].max()])
-
-
-def _iou_and_cover(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    aa = (a[2] - a[0]) * (a[3] - a[1])
-    ab = (b[2] - b[0]) * (b[3] - b[1])
-    return inter / max(aa + ab - inter, 1e-9), inter / max(min(aa, ab), 1e-9)
-
-
 def _add_hands(scene, n_total: int, rng: np.random.Generator, cfg, model) -> bool:
     """Top ``scene.hands`` up to ``n_total`` hands (the engine's scenes hold at most MAX_HANDS).
 
@@ -92,10 +79,17 @@ def _add_hands(scene, n_total: int, rng: np.random.Generator, cfg, model) -> boo
     from handos_model.data.schema import LEFT, RIGHT
     from handos_model.synth.appearance import sample_material
     from handos_model.synth.render import MAX_HANDS, project
-    from handos_model.synth.scene import HandInstance, place_hand, sample_hand_size, sample_orientation
+    from handos_model.synth.scene import (
+        HandInstance,
+        box_overlap,
+        place_hand,
+        points_box,
+        sample_hand_size,
+        sample_orientation,
+    )
 
     K = scene.K.astype(np.float64)
-    boxes = [_box(project(h.verts_hand @ h.rotation.T + h.cam_t, K)) for h in scene.hands]
+    boxes = [points_box(project(h.verts_hand @ h.rotation.T + h.cam_t, K)) for h in scene.hands]
     tries = 0
     while len(scene.hands) < n_total:
         tries += 1
@@ -115,12 +109,12 @@ def _add_hands(scene, n_total: int, rng: np.random.Generator, cfg, model) -> boo
         v_cam = v_rel + t
         if v_cam[:, 2].min() < 0.08:
             continue
-        box = _box(project(v_cam, K))
+        box = points_box(project(v_cam, K))
         full = (box[2] - box[0]) * (box[3] - box[1])
         cb = np.clip(box, 0, [scene.width - 1, scene.height - 1, scene.width - 1, scene.height - 1])
         if (cb[2] - cb[0]) * (cb[3] - cb[1]) / max(full, 1e-9) < 0.75 or min(box[2] - box[0], box[3] - box[1]) < 4:
             continue
-        if any(max(2.0 * iou, cover) > 0.45 for iou, cover in (_iou_and_cover(box, b) for b in boxes)):
+        if any(max(2.0 * iou, cover) > 0.45 for iou, cover in (box_overlap(box, b) for b in boxes)):
             continue
         boxes.append(box)
         scene.hands.append(

@@ -305,11 +305,13 @@ def sample_hand_size(rng: np.random.Generator, cfg: SynthConfig, n: int) -> floa
     return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
 
-def _box(uv: np.ndarray) -> np.ndarray:
+def points_box(uv: np.ndarray) -> np.ndarray:
+    """Tight ``[x0, y0, x1, y1]`` box of (N, 2) points."""
     return np.array([uv[:, 0].min(), uv[:, 1].min(), uv[:, 0].max(), uv[:, 1].max()])
 
 
-def _overlap(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+def box_overlap(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """(IoU, intersection over the smaller box) of two xyxy boxes."""
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     inter = ix * iy
@@ -372,13 +374,13 @@ def sample_scene(rng: np.random.Generator, cfg: SynthConfig, model: HandModel | 
             v_cam = v_rel + t
             if v_cam[:, 2].min() < 0.08:
                 continue
-            box = _box(project(v_cam, K))
+            box = points_box(project(v_cam, K))
             full = (box[2] - box[0]) * (box[3] - box[1])
             cb = np.clip(box, [0, 0, 0, 0], [w - 1, h - 1, w - 1, h - 1])
             inside = (cb[2] - cb[0]) * (cb[3] - cb[1]) / max(full, 1e-9)
             if inside < 0.75 or min(box[2] - box[0], box[3] - box[1]) < 4:
                 continue
-            if any(max(_overlap(box, b)[0] * 2.0, _overlap(box, b)[1]) > 0.45 for b in boxes):
+            if any(max(box_overlap(box, b)[0] * 2.0, box_overlap(box, b)[1]) > 0.45 for b in boxes):
                 frac *= 0.85
                 continue
             placed = True
@@ -573,7 +575,7 @@ def render_scene(scene: Scene, rng: np.random.Generator, model: HandModel | None
         own = (o < 0) | ((o < OBJ_OCCLUDER0) & (o % MAX_HANDS == i))
         vis = (inside & own).astype(np.float32)
         vuv = project(v_rel + hd.cam_t, K)
-        box = _box(vuv)
+        box = points_box(vuv)
         box = np.clip(box, [0, 0, 0, 0], [w - 1, h - 1, w - 1, h - 1]).astype(np.float32)
         hands.append(HandAnnotation(
             box=box,
