@@ -118,6 +118,31 @@ def test_two_process_ddp_keeps_replicas_identical(tmp_path: Path) -> None:
     assert changed, "no parameter was updated"
 
 
+
+def test_two_process_ddp_stage0_batchnorm_statistics_end_identical(tmp_path: Path) -> None:
+    """Stage 0 trains the detector, whose backbone BatchNorm running statistics each rank updates
+    from its own shard after DDP's per-forward broadcast: the engine syncs them from rank 0 at the
+    end, so the replicas (parameters and buffers) are identical and equal to what rank 0 saves."""
+    cfg = _write_cfg(tmp_path, train={"epochs": 1, "max_steps": 2, "ckpt_every_steps": 0})
+    res = tmp_path / "res"
+    res.mkdir()
+    mp.start_processes(
+        ddp_worker, args=(2, free_port(), str(cfg), 0, str(tmp_path / "out"), str(res)), nprocs=2, join=True, start_method="fork"
+    )
+    r0, r1 = load_file(res / "rank0_final.safetensors"), load_file(res / "rank1_final.safetensors")
+    bn = [k for k in r0 if k.startswith("detector.") and k.endswith("running_mean")]
+    assert bn, "the toy detector has no BatchNorm: this test would be vacuous"
+    for k in r0:
+        assert torch.equal(r0[k], r1[k]), f"replicas differ at {k}"
+    seed_everything(3)
+    fresh = build_tiny_handos(load_model_config(stage_config(load_train_config(cfg), 0))).state_dict()
+    assert any(not torch.equal(fresh[k], r0[k]) for k in bn), "BatchNorm statistics were not updated"
+    summary = json.loads((tmp_path / "out" / "stage0" / "train_summary.json").read_text())
+    assert summary["replicas_identical"] is True
+    saved = load_safetensors(tmp_path / "out" / "stage0" / "final.safetensors")
+    assert all(torch.equal(saved[k], r0[k]) for k in bn)
+
+
 def _ddp(cfg: Path, out: Path, res: Path, overrides: list[str], resume: bool = False) -> None:
     res.mkdir(exist_ok=True)
     mp.start_processes(

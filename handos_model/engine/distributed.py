@@ -99,6 +99,30 @@ def all_gather_tensor(info: DistInfo, t: torch.Tensor) -> list[torch.Tensor]:
     return [o.cpu() for o in out]
 
 
+def sync_buffers(info: DistInfo, module: torch.nn.Module) -> int:
+    """Copy rank 0's buffers to every rank; returns how many were broadcast.
+
+    DDP broadcasts buffers from rank 0 at the start of each forward, but a module in
+    train mode (BatchNorm running statistics) then updates them from its own shard, so
+    after the last step the ranks' buffers differ. This is the broadcast the next forward
+    would have done: it makes every replica equal to what rank 0 saves.
+    """
+    if not info.enabled:
+        return 0
+    n = 0
+    for buf in module.buffers():
+        if buf.numel() == 0:
+            continue
+        if info.backend == "nccl" or buf.device.type == "cpu":
+            dist.broadcast(buf.data, src=0)
+        else:  # gloo with a non-CPU buffer: round-trip through the host
+            host = buf.detach().cpu()
+            dist.broadcast(host, src=0)
+            buf.data.copy_(host)
+        n += 1
+    return n
+
+
 def parameters_digest(module: torch.nn.Module) -> str:
     """sha256 over every parameter and buffer, in state_dict order (replica consistency check)."""
     h = hashlib.sha256()

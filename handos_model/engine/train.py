@@ -81,6 +81,7 @@ from .distributed import (  # noqa: E402
     cleanup_distributed,
     parameters_digest,
     setup_distributed,
+    sync_buffers,
 )
 from .schedule import build_scheduler  # noqa: E402
 
@@ -721,6 +722,8 @@ def train_stage(
 
     # final weights, replica check, export, summary
     replicas = None
+    if info.enabled:
+        sync_buffers(info, model)  # BatchNorm statistics of a train-mode detector (stage 0) are per shard
     if info.enabled and tcfg.get("replica_check", True):
         digests = all_gather_objects(info, parameters_digest(model))
         replicas = len(set(digests)) == 1
