@@ -61,10 +61,17 @@ def rasterize(meshes: list[RenderMesh], K: np.ndarray, height: int, width: int) 
     for m in meshes:
         v = np.asarray(m.vertices, np.float64)
         f = np.asarray(m.faces)
-        tri = v[f]
-        n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-        c = tri.mean(1)
-        keep = (np.einsum("ij,ij->i", n, c) < 0) & (tri[:, :, 2].min(1) > NEAR)
+        # per-corner (F, 3) arrays: the same arithmetic as np.cross / tri.mean(1) / .min(1) on
+        # the (F, 3, 3) stack, without numpy's slow generic paths for a length-3 middle axis
+        a, b, c3 = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
+        e1, e2 = b - a, c3 - a
+        n = np.empty_like(e1)
+        n[:, 0] = e1[:, 1] * e2[:, 2] - e1[:, 2] * e2[:, 1]
+        n[:, 1] = e1[:, 2] * e2[:, 0] - e1[:, 0] * e2[:, 2]
+        n[:, 2] = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+        c = (a + b + c3) / 3.0
+        zmin = np.minimum(np.minimum(a[:, 2], b[:, 2]), c3[:, 2])
+        keep = (np.einsum("ij,ij->i", n, c) < 0) & (zmin > NEAR)
         if not keep.any():
             continue
         n = n[keep]
