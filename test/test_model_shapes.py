@@ -109,6 +109,23 @@ def test_predict_defaults_use_threshold_and_cap(model) -> None:
         model.predict(image.astype(np.float32), K)
 
 
+
+def test_no_hand_selected_skips_side_tuning_and_decoder(model, topo) -> None:
+    """Inference early exit: with no instance selected the side network and decoder do not run
+    (an empty frame costs the detector only), and the outputs keep the decoder's K = 0 shapes."""
+    image = np.zeros((64, 64, 3), np.uint8)
+    K = np.array([[60.0, 0, 32], [0, 60.0, 32], [0, 0, 1]], np.float32)
+    preds, timing = model.predict_timed(image, K, score_threshold=1.0)
+    assert preds == [] and timing.side_tuning_ms == 0.0 and timing.detector_ms > 0.0
+    images, Ks, _ = batch([synthetic_sample(topo, 1)])
+    with torch.no_grad():
+        out = model(images, Ks, fixed_count=0)
+        feats = torch.zeros(1, sum(h * w for h, w in model.detector(images).spatial_shapes_list), model.decoder.layers[0].cross_attn.value_proj.in_features)
+        ran = model.decoder(torch.zeros(0, model.decoder.d_model), torch.zeros(0, model.decoder.d_model), torch.zeros(0, 4),
+                            feats, torch.zeros(0, dtype=torch.long), model.detector(images).spatial_shapes_list, torch.zeros(0, 3, 3), 64)
+    for key, layers in ran.items():
+        assert [t.shape for t in out[key]] == [t.shape for t in layers], key
+
 def test_two_d_stage_model(topo) -> None:
     cfg = tiny_cfg(lifting=False)
     model = build_model(cfg, topo).train()

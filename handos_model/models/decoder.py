@@ -143,6 +143,19 @@ class HandDecoder(nn.Module):
         """(..., 4) reference boxes -> (..., d) query positional embedding."""
         return self.ref_point_head(box_sine_embedding(refs, self.d_model // 2))
 
+    def empty_outputs(self, device: torch.device | str) -> dict[str, list[Tensor]]:
+        """What :meth:`forward` returns for K = 0 instances, without running any layer."""
+        nj, nv = self.num_joints, self.num_vertices
+        n2d, n3d = self.num_2d_layers + self.num_interactive_layers, self.num_interactive_layers
+        z = lambda *shape: torch.zeros(0, *shape, device=device)  # noqa: E731
+        return {
+            "pred_joints_2d": [z(nj, 2) for _ in range(n2d)],
+            "pred_vertices": [z(nv, 3) for _ in range(n3d)],
+            "pred_joints_3d": [z(nj, 3) for _ in range(n3d)],
+            "pred_cam_t": [z(3) for _ in range(n3d)],
+            "pred_joints_proj": [z(nj, 2) for _ in range(n3d)],
+        }
+
     def forward(
         self,
         queries_init: Tensor,

@@ -168,20 +168,25 @@ class HandOS(nn.Module):
         with timer.stage("detector_ms"), torch.no_grad():
             det = self.detector(images)
         shapes = det.spatial_shapes_list
-        with timer.stage("side_tuning_ms"):
-            features = fuse_features(det.memory, self.side_tuning(det.backbone_maps, shapes))
         with timer.stage("decoder_ms"):
             bi, qi, gi = self._select(det, targets, size, score_threshold, nms_threshold, max_hands, fixed_count)
-            out: dict = self.decoder(
-                det.queries_init[bi, qi],
-                det.queries_last[bi, qi],
-                det.boxes[bi, qi],
-                features,
-                bi,
-                shapes,
-                Ks[bi],
-                size,
-            )
+        if targets is None and bi.numel() == 0:
+            # inference, no hand selected: side tuning and decoder have nothing to do
+            out: dict = self.decoder.empty_outputs(images.device)
+        else:
+            with timer.stage("side_tuning_ms"):
+                features = fuse_features(det.memory, self.side_tuning(det.backbone_maps, shapes))
+            with timer.stage("decoder_ms"):
+                out = self.decoder(
+                    det.queries_init[bi, qi],
+                    det.queries_last[bi, qi],
+                    det.boxes[bi, qi],
+                    features,
+                    bi,
+                    shapes,
+                    Ks[bi],
+                    size,
+                )
         out.update(
             instance_batch_index=bi,
             instance_query_index=qi,
