@@ -3,19 +3,48 @@
 # on on-the-fly synthetic data with handos_model/configs/train_tiny_synth.yaml: stage 0 (detector),
 # stage 1 (2D model), stage 2 (full model), then export OUT/handos_tiny.safetensors + .json.
 #
+# The default schedule is the one that produced the shipped handos_model/weights/handos_tiny.*
+# on the 2-core CPU machine (see handos_model/weights/README.md):
+#   stage 0: the config's 40 epochs x 256 samples              (640 steps of global batch 16)
+#   stage 1: 25 epochs x 512 samples, cosine from epoch 15     (800 steps)
+#   stage 2: 30 epochs x 512 samples, cosine from epoch 20,    (960 steps)
+#            one SimOTA query per hand (max_matches_per_gt=1) to halve the decoder's CPU cost
+# SCHEDULE=config runs the config's own 40-epoch schedule for every stage instead (GPU machines).
+# DETECTOR=checkpoints/tiny_synth_stage0.safetensors skips stage 0 and uses that detector
+# (the committed one the shipped weights were trained on).
+#
 # Re-entrant: it always passes --resume, so running it again after an interruption (Ctrl-C,
 # kill -9, reboot) continues from the last checkpoint of the unfinished stage.
 # Knobs (environment): OUT=runs/tiny  NPROC=2 (processes; 2 x 1 thread is fastest on 2 cores)
-# Extra arguments go to handos-train, e.g.  scripts/train_default.sh --set data.samples_per_epoch=256
+#   SCHEDULE=shipped|config  DETECTOR=<stage-0 safetensors>
+# Extra arguments go to every handos-train call, e.g.  scripts/train_default.sh --set data.workers=8
 # Expects the venv active (make train-default sources scripts/env.sh).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 OUT=${OUT:-runs/tiny}
 NPROC=${NPROC:-2}
+SCHEDULE=${SCHEDULE:-shipped}
+DETECTOR=${DETECTOR:-}
 py=${PYTHON:-python}
-echo "[train-default] torchrun x$NPROC -> $OUT (log: $OUT/stage*/train.log, TensorBoard: $OUT/stage*/tb)" >&2
-"$py" -m torch.distributed.run --standalone --nproc_per_node "$NPROC" -m handos_model.engine.train \
-  --config train_tiny_synth.yaml --out "$OUT" --resume "$@"
+train() {
+  "$py" -m torch.distributed.run --standalone --nproc_per_node "$NPROC" -m handos_model.engine.train \
+    --config train_tiny_synth.yaml --out "$OUT" --resume "$@"
+}
+echo "[train-default] torchrun x$NPROC -> $OUT, schedule $SCHEDULE (log: $OUT/stage*/train.log, TensorBoard: $OUT/stage*/tb)" >&2
+det=()
+if [ -n "$DETECTOR" ]; then
+  det=(detector_from="$DETECTOR")
+else
+  train --stage 0 "$@"
+fi
+if [ "$SCHEDULE" = config ]; then
+  train --stage 1 "$@" ${det[@]+--set "${det[@]}"}
+  train --stage 2 "$@" ${det[@]+--set "${det[@]}"}
+else
+  train --stage 1 "$@" --set ${det[@]+"${det[@]}"} train.epochs=25 sched.cosine_start_epoch=15
+  train --stage 2 "$@" --set ${det[@]+"${det[@]}"} train.epochs=30 sched.cosine_start_epoch=20 \
+    model.overrides.model.query_filtering.max_matches_per_gt=1
+fi
 echo "[train-default] done: $OUT/handos_tiny.safetensors (+ .json); summary $OUT/train_summary.json" >&2
 echo "[train-default] to ship it as the embedded default: cp $OUT/handos_tiny.safetensors $OUT/handos_tiny.json handos_model/weights/" >&2
