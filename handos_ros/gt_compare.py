@@ -3,7 +3,8 @@
 Hands are matched greedily by box IoU (>= ``iou_min``). Per matched hand: the mean 2D joint
 error in pixels over the 21 joints (``joints_2d``, the paper's HandOS-2D output), the same
 relative to the ground-truth box size (max of width and height, the PCK convention), and
-whether the side is right.
+whether the side is right. For scale, ``centre_err_px`` is the error of a predictor that puts
+every joint at the ground-truth box centre (a model that only found the hand).
 """
 
 from __future__ import annotations
@@ -23,11 +24,17 @@ class HandMatch:
     score: float
     err_px: float
     box_size_px: float
+    centre_err_px: float = float("nan")
 
     @property
     def err_rel(self) -> float:
         """Mean 2D joint error / GT box size."""
         return self.err_px / max(self.box_size_px, 1e-6)
+
+    @property
+    def centre_err_rel(self) -> float:
+        """Error of the every-joint-at-the-box-centre predictor / GT box size."""
+        return self.centre_err_px / max(self.box_size_px, 1e-6)
 
     @property
     def side_ok(self) -> bool:
@@ -72,6 +79,7 @@ def compare(pred_hands: list, gt_hands: list, iou_min: float = 0.1) -> FrameComp
                     score=float(p.score),
                     err_px=float(np.linalg.norm(jp - jg, axis=1).mean()),
                     box_size_px=float(max(gb[2] - gb[0], gb[3] - gb[1])),
+                    centre_err_px=float(np.linalg.norm(jg - (gb[:2] + gb[2:]) / 2.0, axis=1).mean()),
                 )
             )
     out.missed = len(gt_hands) - len(used_g)
