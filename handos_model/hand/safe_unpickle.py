@@ -5,25 +5,22 @@
 (``shapedirs``). A plain ``pickle.load`` would import and call whatever the file
 names, so we admit only the globals such a file contains:
 
-* numpy array reconstruction: ``numpy[._]core.multiarray._reconstruct``,
-  ``numpy.ndarray``, ``numpy.dtype``, ``numpy[._]core.multiarray.scalar`` and
-  ``numpy[._]core.numeric._frombuffer`` (pickle protocol 5 arrays);
+* the allow-list shared with the dataset loaders (``handos_model.data.safe_pickle``):
+  numpy array / dtype / scalar reconstruction and a few inert builtins (``set``,
+  ``frozenset``, ``_codecs.encode`` for bytes in protocol-2 pickles, ...);
 * ``scipy.sparse`` ``csc_matrix`` (old and new module paths), mapped to an inert
   placeholder that only records its state and is turned into a real
   ``csc_matrix`` afterwards;
 * ``chumpy.ch.Ch``, mapped to an inert placeholder whose ``x`` becomes a plain
   numpy array (chumpy is not needed, and never imported);
-* the builtins ``set`` / ``frozenset`` (inside chumpy state), ``object`` and
-  ``copy_reg._reconstructor`` (how Python 2 pickles plain new-style objects: it only
-  calls ``object.__new__`` on an already admitted class), and ``_codecs.encode``
-  (how Python 3 stores bytes in protocol-2 pickles, e.g. a re-saved MANO file).
+* ``object`` and ``copy_reg._reconstructor`` (how Python 2 pickles plain new-style
+  objects: it only calls ``object.__new__`` on an already admitted class).
 
 Anything else raises :class:`UnsafePickleError` naming the file and the global.
 """
 
 from __future__ import annotations
 
-import codecs
 import copyreg
 import pickle
 from pathlib import Path
@@ -31,9 +28,10 @@ from typing import Any
 
 import numpy as np
 
+from ..data.safe_pickle import RestrictedUnpickler as BaseRestrictedUnpickler
+from ..data.safe_pickle import UnsafePickleError
 
-class UnsafePickleError(pickle.UnpicklingError):
-    """The pickle refers to a global that is not admitted."""
+__all__ = ["PickledChumpy", "PickledSparse", "RestrictedUnpickler", "UnsafePickleError", "restricted_load"]
 
 
 class PickledChumpy:
@@ -69,49 +67,24 @@ class PickledSparse:
         return sp.csc_matrix((data, indices, indptr), shape=tuple(int(s) for s in shape))
 
 
-def _np_attr(mod: str, name: str) -> Any:
-    import importlib
-
-    for m in (mod, mod.replace("numpy.core", "numpy._core"), mod.replace("numpy._core", "numpy.core")):
-        try:
-            return getattr(importlib.import_module(m), name)
-        except (ImportError, AttributeError):
-            continue
-    raise UnsafePickleError(f"numpy has no {mod}.{name}")
-
-
-_NUMPY_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy.core.numeric", "_frombuffer"),
-    ("numpy._core.numeric", "_frombuffer"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-}
 _SPARSE_GLOBALS = {
     ("scipy.sparse.csc", "csc_matrix"),
     ("scipy.sparse._csc", "csc_matrix"),
     ("scipy.sparse", "csc_matrix"),
 }
 _CHUMPY_GLOBALS = {("chumpy.ch", "Ch"), ("chumpy", "Ch")}
-_BUILTIN_GLOBALS = {
-    ("__builtin__", "set"): set,
-    ("builtins", "set"): set,
-    ("__builtin__", "frozenset"): frozenset,
-    ("builtins", "frozenset"): frozenset,
+# what a MANO file needs beyond the shared numpy/builtins allow-list of data.safe_pickle:
+# chumpy objects are pickled as copy_reg._reconstructor(Ch, object, None)
+_OBJECT_GLOBALS = {
     ("__builtin__", "object"): object,
     ("builtins", "object"): object,
     ("copy_reg", "_reconstructor"): copyreg._reconstructor,
     ("copyreg", "_reconstructor"): copyreg._reconstructor,
-    # Python 3 writes bytes as _codecs.encode(str, "latin1") in protocols < 3 (re-saved MANO files)
-    ("_codecs", "encode"): codecs.encode,
 }
 
 
-class RestrictedUnpickler(pickle.Unpickler):
-    """Unpickler that admits only the globals of an official MANO file."""
+class RestrictedUnpickler(BaseRestrictedUnpickler):
+    """The shared numpy/builtins allow-list plus the classes of an official MANO file."""
 
     def __init__(self, file, source: str, **kwargs: Any) -> None:
         super().__init__(file, **kwargs)
@@ -119,18 +92,19 @@ class RestrictedUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> Any:
         key = (module, name)
-        if key in _NUMPY_GLOBALS:
-            return _np_attr(module, name)
         if key in _SPARSE_GLOBALS:
             return PickledSparse
         if key in _CHUMPY_GLOBALS:
             return PickledChumpy
-        if key in _BUILTIN_GLOBALS:
-            return _BUILTIN_GLOBALS[key]
-        raise UnsafePickleError(
-            f"{self.source}: refusing to unpickle global '{module}.{name}': not one of the classes an "
-            "official MANO file contains (numpy arrays, scipy csc_matrix, chumpy Ch)"
-        )
+        if key in _OBJECT_GLOBALS:
+            return _OBJECT_GLOBALS[key]
+        try:
+            return super().find_class(module, name)
+        except UnsafePickleError:
+            raise UnsafePickleError(
+                f"{self.source}: refusing to unpickle global '{module}.{name}': not one of the classes an "
+                "official MANO file contains (numpy arrays, scipy csc_matrix, chumpy Ch)"
+            ) from None
 
     def persistent_load(self, pid: Any) -> Any:
         raise UnsafePickleError(f"{self.source}: persistent ids are not allowed")
