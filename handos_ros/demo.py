@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[demo] frames published {args.frames}, frames processed {processed}{note}", flush=True)
         if summary.get("err_px_mean") is not None:
             print(f"[demo] mean 2D joint error {summary['err_px_mean']:.1f} px = {summary['err_box_pct_mean']:.1f}% of "
-                  f"box size; side accuracy {100 * summary['side_accuracy']:.0f}%; missed hands {summary['missed_hands']}, "
+                  f"box size (every joint at the box centre would be {summary['box_centre_err_box_pct_mean']:.1f}%); side accuracy {100 * summary['side_accuracy']:.0f}%; missed hands {summary['missed_hands']}, "
                   f"extra hands {summary['extra_hands']}", flush=True)
         if summary.get("frames"):
             print(f"[demo] latency image stamp -> result: p50 {summary['latency_ms_p50']:.0f} ms, "

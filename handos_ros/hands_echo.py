@@ -55,6 +55,7 @@ class HandsEcho(Node):
         self.hands_total = 0
         self.errors_px: list[float] = []
         self.errors_rel: list[float] = []
+        self.centre_errors_rel: list[float] = []
         self.sides_ok = 0
         self.sides_total = 0
         self.missed = 0
@@ -120,6 +121,7 @@ class HandsEcho(Node):
             for m in cmp.matches:
                 self.errors_px.append(m.err_px)
                 self.errors_rel.append(m.err_rel)
+                self.centre_errors_rel.append(m.centre_err_rel)
                 self.sides_total += 1
                 self.sides_ok += int(m.side_ok)
                 parts.append(f"#{m.pred_id} err {m.err_px:5.1f} px ({100 * m.err_rel:4.1f}% box) side {'ok' if m.side_ok else 'WRONG'}")
@@ -150,6 +152,7 @@ class HandsEcho(Node):
                 extra_hands=self.extra,
                 err_px_mean=float(np.mean(self.errors_px)) if self.errors_px else None,
                 err_box_pct_mean=float(100 * np.mean(self.errors_rel)) if self.errors_rel else None,
+                box_centre_err_box_pct_mean=float(100 * np.mean(self.centre_errors_rel)) if self.centre_errors_rel else None,
                 side_accuracy=self.sides_ok / self.sides_total if self.sides_total else None,
             )
         return out
