@@ -501,3 +501,6 @@ def test_three_stages_chain_and_export(tmp_path: Path) -> None:
     assert root["stages"]["2"]["export"] == str(out / "handos_test.safetensors")
     model = load_model(out / "handos_test.safetensors")
     assert all(torch.equal(v, s2[k]) for k, v in model.state_dict().items())
+    # the shipped JSON records the training config but no machine path (the loader's _source_dir)
+    exported = (out / "handos_test.json").read_text()
+    assert '"train_config"' in exported and "_source_dir" not in exported and str(tmp_path) not in exported

@@ -258,11 +258,20 @@ def export_weights(
     kwargs: dict[str, Any] = {}
     params = _parameters_of(save_model)
     if "extra" in params:
-        kwargs["extra"] = info
+        kwargs["extra"] = _public(info)
     if "include_detector" in params:
         kwargs["include_detector"] = include_detector
     save_model(model, model_cfg, path, **kwargs)
     return path
+
+
+def _public(obj: Any) -> Any:
+    """``obj`` without the loader's private keys (``_source_dir``: a machine path) at any depth."""
+    if isinstance(obj, dict):
+        return {k: _public(v) for k, v in obj.items() if not (isinstance(k, str) and k.startswith("_"))}
+    if isinstance(obj, list):
+        return [_public(v) for v in obj]
+    return obj
 
 
 def _parameters_of(fn: Any) -> set[str]:
