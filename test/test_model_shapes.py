@@ -109,7 +109,6 @@ def test_predict_defaults_use_threshold_and_cap(model) -> None:
         model.predict(image.astype(np.float32), K)
 
 
-
 def test_no_hand_selected_skips_side_tuning_and_decoder(model, topo) -> None:
     """Inference early exit: with no instance selected the side network and decoder do not run
     (an empty frame costs the detector only), and the outputs keep the decoder's K = 0 shapes."""
@@ -120,11 +119,14 @@ def test_no_hand_selected_skips_side_tuning_and_decoder(model, topo) -> None:
     images, Ks, _ = batch([synthetic_sample(topo, 1)])
     with torch.no_grad():
         out = model(images, Ks, fixed_count=0)
-        feats = torch.zeros(1, sum(h * w for h, w in model.detector(images).spatial_shapes_list), model.decoder.layers[0].cross_attn.value_proj.in_features)
-        ran = model.decoder(torch.zeros(0, model.decoder.d_model), torch.zeros(0, model.decoder.d_model), torch.zeros(0, 4),
-                            feats, torch.zeros(0, dtype=torch.long), model.detector(images).spatial_shapes_list, torch.zeros(0, 3, 3), 64)
+        shapes = model.detector(images).spatial_shapes_list
+        feats = torch.zeros(1, sum(h * w for h, w in shapes), model.decoder.layers[0].cross_attn.value_proj.in_features)
+        d = model.decoder.d_model
+        ran = model.decoder(torch.zeros(0, d), torch.zeros(0, d), torch.zeros(0, 4), feats,
+                            torch.zeros(0, dtype=torch.long), shapes, torch.zeros(0, 3, 3), 64)
     for key, layers in ran.items():
         assert [t.shape for t in out[key]] == [t.shape for t in layers], key
+
 
 def test_two_d_stage_model(topo) -> None:
     cfg = tiny_cfg(lifting=False)

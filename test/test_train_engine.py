@@ -118,7 +118,6 @@ def test_two_process_ddp_keeps_replicas_identical(tmp_path: Path) -> None:
     assert changed, "no parameter was updated"
 
 
-
 def test_two_process_ddp_stage0_batchnorm_statistics_end_identical(tmp_path: Path) -> None:
     """Stage 0 trains the detector, whose backbone BatchNorm running statistics each rank updates
     from its own shard after DDP's per-forward broadcast: the engine syncs them from rank 0 at the

@@ -731,8 +731,7 @@ def train_stage(
 
     # final weights, replica check, export, summary
     replicas = None
-    if info.enabled:
-        sync_buffers(info, model)  # BatchNorm statistics of a train-mode detector (stage 0) are per shard
+    sync_buffers(info, model)  # BatchNorm statistics of a train-mode detector (stage 0) are per shard
     if info.enabled and tcfg.get("replica_check", True):
         digests = all_gather_objects(info, parameters_digest(model))
         replicas = len(set(digests)) == 1
