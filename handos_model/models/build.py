@@ -12,6 +12,7 @@ Config layout (see ``configs/handos_tiny.yaml``)::
     loss:
       weights: {j2d: 10, oks_2d: 4, ...}
       oks_sigmas: wholebody_hand | uniform | [21 floats]
+      oks_sigma_scale: 1.0        # multiplies the sigmas (OKS kernel width relative to the hand box)
 
 Other top-level sections (e.g. ``train``) are ignored here.
 """
@@ -149,4 +150,8 @@ def build_criterion(cfg: dict | str | Path, topology: HandTopology | None = None
         sigmas = (0.025,) * 21
     else:
         sigmas = tuple(float(s) for s in sig)
+    scale = float(loss_cfg.get("oks_sigma_scale", 1.0))
+    if not scale > 0.0:
+        raise ValueError(f"loss.oks_sigma_scale must be > 0, got {scale}")
+    sigmas = tuple(scale * s for s in sigmas)
     return HandOSCriterion(topology.faces, weights=loss_cfg.get("weights"), sigmas=sigmas)
