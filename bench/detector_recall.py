@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--num", type=int, default=200)
     p.add_argument("--seed", type=int, default=12345, help="held-out synthetic seed")
     p.add_argument("--thresholds", type=float, nargs="+", default=[0.1, 0.3, 0.5])
+    p.add_argument("--nms", type=float, nargs="+", default=[None], metavar="IOU",
+                   help="also apply greedy NMS at these box IoUs (the node's nms_threshold); default: none")
     p.add_argument("--json", help="write the results here")
     args = p.parse_args(argv)
 
@@ -78,7 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     detector.eval()
 
     data = SyntheticOnTheFly(seed=args.seed, length=args.num)
-    counts = {t: {"tp": 0, "pred": 0} for t in args.thresholds}
+    from handos_model.models.query_filtering import nms
+
+    settings = [(t, n) for n in args.nms for t in args.thresholds]
+    counts = {key: {"tp": 0, "pred": 0} for key in settings}
     num_gt = 0
     for i in range(len(data)):
         sample = data[i]
@@ -91,20 +96,24 @@ def main(argv: list[str] | None = None) -> int:
         boxes = lb.to_image(np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1).reshape(-1, 2)).reshape(-1, 4)
         gt = np.array([hand.box for hand in sample.hands], np.float32).reshape(-1, 4)
         num_gt += len(gt)
-        for t in args.thresholds:
-            keep = scores >= t
-            counts[t]["pred"] += int(keep.sum())
-            counts[t]["tp"] += greedy_matches(box_iou(gt, boxes[keep]))
+        for t, n in settings:
+            keep = np.flatnonzero(scores >= t)
+            if n is not None and keep.size:
+                kept = nms(torch.from_numpy(boxes[keep]).float(), torch.from_numpy(scores[keep]).float(), n)
+                keep = keep[kept.numpy()]
+            counts[(t, n)]["pred"] += int(keep.size)
+            counts[(t, n)]["tp"] += greedy_matches(box_iou(gt, boxes[keep]))
     rows = []
-    for t in args.thresholds:
-        tp, pred = counts[t]["tp"], counts[t]["pred"]
-        rows.append({"score_threshold": t, "recall": tp / max(num_gt, 1), "precision": tp / max(pred, 1),
+    for t, n in settings:
+        tp, pred = counts[(t, n)]["tp"], counts[(t, n)]["pred"]
+        rows.append({"score_threshold": t, "nms_iou": n, "recall": tp / max(num_gt, 1), "precision": tp / max(pred, 1),
                      "gt_hands": num_gt, "predictions": pred})
     print(f"held-out synthetic images: {args.num} (seed {args.seed}), hands: {num_gt}")
-    print("| score threshold | recall@IoU0.5 | precision@IoU0.5 | predictions |")
-    print("|---:|---:|---:|---:|")
+    print("| score threshold | NMS IoU | recall@IoU0.5 | precision@IoU0.5 | predictions |")
+    print("|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['score_threshold']:.2f} | {100 * r['recall']:.1f}% | {100 * r['precision']:.1f}% | {r['predictions']} |")
+        n = "none" if r["nms_iou"] is None else f"{r['nms_iou']:.2f}"
+        print(f"| {r['score_threshold']:.2f} | {n} | {100 * r['recall']:.1f}% | {100 * r['precision']:.1f}% | {r['predictions']} |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=2)

@@ -465,6 +465,25 @@ def test_shipped_tiny_synth_config_loads() -> None:
         assert s["data"]["train"]["type"] == "synthetic_on_the_fly"
 
 
+def test_stage_loss_overrides_reach_the_criterion() -> None:
+    """The shipped recipe's stage-2 section raises the mesh-regularity weights; the criterion the
+    engine builds for stage 2 uses them, stage 1 keeps the paper's."""
+    from handos_model.engine.config import load_model_config
+    from handos_model.engine.train import build_model_and_criterion
+
+    cfg = load_train_config("train_tiny_synth.yaml")
+    weights = {}
+    for stage in (1, 2):
+        s = stage_config(cfg, stage)
+        _, criterion = build_model_and_criterion(s, load_model_config(s), stage)
+        weights[stage] = criterion.weights
+    assert (weights[1]["edge"], weights[1]["nc"]) == (10, 0.5)
+    assert (weights[2]["edge"], weights[2]["nc"]) == (100, 5)
+    assert {k: v for k, v in weights[2].items() if k not in ("edge", "nc")} == {
+        k: v for k, v in weights[1].items() if k not in ("edge", "nc")
+    }
+
+
 # ----------------------------------------------------------------------------- stages 0 -> 1 -> 2 -> export
 
 
