@@ -36,13 +36,14 @@ def step_s(stage):
     skip = min(5, len(walls) - 2)   # first steps: warm-up, data workers starting
     return statistics.median(b - a for a, b in zip(walls[skip:], walls[skip + 1:]))
 s1, s2 = step_s(1), step_s(2)
-steps_per_epoch = 32                      # data.samples_per_epoch 512 / batch 16
+# data.samples_per_epoch / batch, as the engine computed it for the probe (512 / 16 by default)
+steps_per_epoch = json.load(open(f"{probe}/stage1/train_summary.json"))["steps_per_epoch"]
 n1 = 0.92 * budget / (s1 + 1.2 * s2)      # stage-1 steps; 8% margin
 ep1 = max(2, int(n1 // steps_per_epoch))
 ep2 = max(2, round(1.2 * ep1))
 cos1, cos2 = round(0.6 * ep1), round(2 * ep2 / 3)
 json.dump({"step_s": [s1, s2], "budget_s": budget, "stage1": {"epochs": ep1, "cosine_start_epoch": cos1},
-           "stage2": {"epochs": ep2, "cosine_start_epoch": cos2}, "steps": [ep1 * 32, ep2 * 32]}, open(out, "w"), indent=1)
+           "stage2": {"epochs": ep2, "cosine_start_epoch": cos2}, "steps": [ep1 * steps_per_epoch, ep2 * steps_per_epoch]}, open(out, "w"), indent=1)
 print(ep1, cos1, ep2, cos2)
 EOF
 )
