@@ -14,21 +14,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-# ids 101, 102, 1012, 1029 are hard-coded by the model ([CLS], [SEP], '.', '?' of bert-base-uncased)
-SPECIAL = {0: "[PAD]", 100: "[UNK]", 101: "[CLS]", 102: "[SEP]", 103: "[MASK]", 1012: ".", 1029: "?"}
-
 
 def save_snapshot(directory: Path) -> Path:
     import torch
     from transformers import BertTokenizer, GroundingDinoConfig, GroundingDinoForObjectDetection
 
+    from handos_model.models.detector_gdino import placeholder_vocab
+
     directory.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
     model = GroundingDinoForObjectDetection(GroundingDinoConfig()).eval()
     model.save_pretrained(directory)
-    tokens = [SPECIAL.get(i, f"[unused{i}]") for i in range(1100)]
-    tokens[1050] = "hand"
-    BertTokenizer(vocab={t: i for i, t in enumerate(tokens)}, do_lower_case=True).save_pretrained(directory)
+    BertTokenizer(vocab=placeholder_vocab(), do_lower_case=True).save_pretrained(directory)
     return directory
 
 

@@ -4,15 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# ids 101, 102, 1012, 1029 are hard-coded by the model ([CLS], [SEP], '.', '?' of bert-base-uncased)
-SPECIAL = {0: "[PAD]", 100: "[UNK]", 101: "[CLS]", 102: "[SEP]", 103: "[MASK]", 1012: ".", 1029: "?"}
-
-
-def tiny_vocab() -> dict[str, int]:
-    """1100 tokens keeping bert-base-uncased's special ids, plus 'hand' (1050)."""
-    tokens = [SPECIAL.get(i, f"[unused{i}]") for i in range(1100)]
-    tokens[1050] = "hand"
-    return {tok: i for i, tok in enumerate(tokens)}
+from handos_model.models.detector_gdino import placeholder_vocab
 
 
 def save_tiny_grounding_dino(directory: Path) -> Path:
@@ -59,5 +51,5 @@ def save_tiny_grounding_dino(directory: Path) -> Path:
     model = GroundingDinoForObjectDetection(cfg).eval()
     model.save_pretrained(directory)
     # BertTokenizer(vocab=dict): transformers v5 ignores a bare vocab_file in some constructors
-    BertTokenizer(vocab=tiny_vocab(), do_lower_case=True).save_pretrained(directory)
+    BertTokenizer(vocab=placeholder_vocab(), do_lower_case=True).save_pretrained(directory)
     return directory

@@ -212,3 +212,22 @@ def test_easy_camera() -> None:
         h = s.hands[0]
         assert (h.box[3] - h.box[1]) > 0.3 * 240
         assert h.visibility.sum() == 21
+
+
+def test_on_the_fly_easy_fraction() -> None:
+    base = SyntheticOnTheFly(seed=5, length=40, width=200, height=160, jpeg_quality=None)
+    mix = SyntheticOnTheFly(seed=5, length=40, width=200, height=160, jpeg_quality=None, easy_fraction=0.5)
+    flags = [mix.is_easy(i) for i in range(40)]
+    assert 8 <= sum(flags) <= 32  # ~half, deterministic per (seed, index)
+    assert flags == [mix.is_easy(i) for i in range(40)]
+    assert not any(base.is_easy(i) for i in range(40))
+    i_easy, i_hard = flags.index(True), flags.index(False)
+    easy, hard = mix[i_easy], mix[i_hard]
+    # the easy variant keeps the image size and gives one big hand; the other samples are untouched
+    assert easy.image.shape[:2] == (160, 200) and len(easy.hands) == 1
+    box = easy.hands[0].box
+    assert max(box[2] - box[0], box[3] - box[1]) >= 0.3 * 160
+    np.testing.assert_array_equal(hard.image, base[i_hard].image)
+    assert all(SyntheticOnTheFly(seed=5, length=4, easy_fraction=1.0).is_easy(i) for i in range(4))
+    with pytest.raises(ValueError):
+        SyntheticOnTheFly(seed=1, length=3, easy_fraction=1.5)

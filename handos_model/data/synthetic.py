@@ -240,16 +240,28 @@ class SyntheticOnTheFly:
             single fields (e.g. ``width=320, height=320, num_hands=1, easy=True``).
         jpeg_quality: pass images through this JPEG quality (as the on-disk format does), or
             None to keep the raw render.
+        easy_fraction: probability in [0, 1] that a sample is rendered with the config's easy
+            variant (``synth.scene.easy_variant``: one big, well-lit hand on a plain background,
+            image size and camera ranges kept). Which samples are easy depends only on
+            ``(seed, index)``. A curriculum knob: the node's typical input (a hand or two held in
+            front of the camera) is closer to the easy scenes than to the cluttered ones.
     """
 
     source = "synthetic"
 
     def __init__(self, seed: int = 0, length: int = 1000, config: Any = None,
-                 jpeg_quality: int | None = DEFAULT_JPEG_QUALITY, **overrides: Any) -> None:
+                 jpeg_quality: int | None = DEFAULT_JPEG_QUALITY, easy_fraction: float = 0.0,
+                 **overrides: Any) -> None:
+        from ..synth.scene import easy_variant
+
         self.seed = int(seed)
         self.length = int(length)
         self.config = _make_config(config, **overrides)
         self.jpeg_quality = jpeg_quality
+        self.easy_fraction = float(easy_fraction)
+        if not 0.0 <= self.easy_fraction <= 1.0:
+            raise ValueError(f"easy_fraction must be in [0, 1], got {easy_fraction}")
+        self.easy_config = easy_variant(self.config)
         self._model = None
 
     @property
@@ -267,12 +279,23 @@ class SyntheticOnTheFly:
     def __len__(self) -> int:
         return self.length
 
+    def is_easy(self, index: int) -> bool:
+        """Whether sample ``index`` is rendered with the easy variant (a pure function of (seed, index))."""
+        if self.easy_fraction <= 0.0:
+            return False
+        # a stream of its own, so the scene's generator (seed, index) is untouched
+        return bool(np.random.default_rng([self.seed, int(index), 0xEA5]).random() < self.easy_fraction)
+
+    def config_of(self, index: int):
+        """The SynthConfig sample ``index`` is rendered with."""
+        return self.easy_config if self.is_easy(index) else self.config
+
     def __getitem__(self, index: int) -> Sample:
         if not 0 <= index < self.length:
             raise IndexError(index)
         from ..synth.scene import render_sample
 
-        s = render_sample(self.seed, index, self.config, self.model)
+        s = render_sample(self.seed, index, self.config_of(index), self.model)
         if self.jpeg_quality:
             s.image = jpeg_roundtrip(s.image, self.jpeg_quality)
         return s

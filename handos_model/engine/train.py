@@ -410,7 +410,8 @@ def train_stage(
             path = out_root / "stage1" / "final.safetensors" if src == "auto" else Path(src)
             if not path.is_file():
                 raise FileNotFoundError(f"stage 2 starts from the stage-1 model, {path} is missing (train stage 1 or set init_from=none)")
-            init_info["init_from"] = {"path": str(path), **load_matching(model, load_safetensors(path), what="from stage 1")}
+            what = "from stage 1" if src == "auto" else f"from {path}"
+            init_info["init_from"] = {"path": str(path), **load_matching(model, load_safetensors(path), what=what)}
     if stage in (1, 2) and det is not None and detector_is_trainable(model):
         src = cfg.get("detector_from", "auto")
         if src not in (None, "none"):

@@ -24,6 +24,20 @@ from torch import Tensor
 
 from .detector import Detector, DetectorOutput
 
+# ids 101, 102, 1012, 1029 are hard-coded by the model ([CLS], [SEP], '.', '?' of bert-base-uncased)
+BERT_SPECIAL_TOKENS = {0: "[PAD]", 100: "[UNK]", 101: "[CLS]", 102: "[SEP]", 103: "[MASK]", 1012: ".", 1029: "?"}
+
+
+def placeholder_vocab(size: int = 1100) -> dict[str, int]:
+    """A stand-in BERT vocabulary for snapshots made offline (random-weight timing runs, tests):
+    bert-base-uncased's special ids where the model hard-codes them, ``"hand"`` at 1050, and
+    ``[unusedN]`` elsewhere. Not for real checkpoints, which ship their own ``vocab.txt``."""
+    if size <= 1050:
+        raise ValueError(f"size must exceed 1050 (the id of 'hand'), got {size}")
+    tokens = [BERT_SPECIAL_TOKENS.get(i, f"[unused{i}]") for i in range(size)]
+    tokens[1050] = "hand"
+    return {tok: i for i, tok in enumerate(tokens)}
+
 
 def _load_tokenizer(snapshot: Path):  # noqa: ANN202
     """``vocab.txt`` -> BertTokenizer (the fast class ignores a bare vocab file in transformers v5)."""

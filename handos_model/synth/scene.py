@@ -19,7 +19,7 @@ Ground truth per hand (``schema.HandAnnotation``, camera optical frame):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import cv2
 import numpy as np
@@ -71,12 +71,19 @@ class SynthConfig:
     hand_model: str = "open"
 
 
+# the SynthConfig fields that make a scene "easy": one big, well-lit hand on a plain background
+EASY_FIELDS: dict = dict(num_hands=1, min_height_frac=0.4, max_height_frac=0.7, occluder_prob=0.0, forearm_prob=1.0,
+                         sleeve_prob=0.0, shadow_prob=0.0, uniform_rotation_prob=0.0, jpeg_prob=0.0,
+                         blur_prob=0.0, noise_prob=0.0, easy=True)
+
+
 def easy_config(**kw) -> SynthConfig:
-    base = dict(num_hands=1, min_height_frac=0.4, max_height_frac=0.7, occluder_prob=0.0, forearm_prob=1.0,
-                sleeve_prob=0.0, shadow_prob=0.0, uniform_rotation_prob=0.0, jpeg_prob=0.0, blur_prob=0.0,
-                noise_prob=0.0, easy=True)
-    base.update(kw)
-    return SynthConfig(**base)
+    return SynthConfig(**{**EASY_FIELDS, **kw})
+
+
+def easy_variant(cfg: SynthConfig) -> SynthConfig:
+    """``cfg`` with the easy fields set (image size, depth, focal range and hand model kept)."""
+    return SynthConfig(**{**asdict(cfg), **EASY_FIELDS})
 
 
 @dataclass

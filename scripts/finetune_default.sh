@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Continue training a HandOS model (stage 2, full model) from its exported weights, on on-the-fly
+# synthetic data where a fraction of the scenes are "easy" (one big, well-lit hand on a plain
+# background: closer to what the node sees in teleoperation than the cluttered scenes).
+#
+# This is how the shipped handos_model/weights/handos_tiny.* were produced from the output of
+# scripts/train_default.sh (see handos_model/weights/README.md for the measured schedule):
+#
+#   INIT=handos_model/weights/handos_tiny.safetensors OUT=runs/finetune scripts/finetune_default.sh
+#
+# The detector stays frozen (it comes with INIT). Re-entrant like train_default.sh (--resume).
+# Knobs (environment): INIT (required: a handos .safetensors with the detector included)
+#   OUT=runs/finetune  NPROC=2  EPOCHS=40 (x 512 samples)  COSINE_FROM=25  EASY=0.5  LR=1e-3
+# Extra arguments go to handos-train, e.g. --set data.workers=8 train.batch_size=32
+# Expects the venv active (source scripts/env.sh).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+: "${INIT:?set INIT to the weights to continue from (e.g. handos_model/weights/handos_tiny.safetensors)}"
+OUT=${OUT:-runs/finetune}
+NPROC=${NPROC:-2}
+EPOCHS=${EPOCHS:-40}
+COSINE_FROM=${COSINE_FROM:-25}
+EASY=${EASY:-0.5}
+LR=${LR:-1e-3}
+py=${PYTHON:-python}
+echo "[finetune] $INIT -> $OUT: stage 2, $EPOCHS epochs, easy fraction $EASY (log: $OUT/stage2/train.log)" >&2
+"$py" -m torch.distributed.run --standalone --nproc_per_node "$NPROC" -m handos_model.engine.train \
+  --config train_tiny_synth.yaml --out "$OUT" --stage 2 --resume \
+  --set init_from="$INIT" detector_from=none data.train.easy_fraction="$EASY" data.train.seed=1 \
+  optim.lr="$LR" train.epochs="$EPOCHS" sched.cosine_start_epoch="$COSINE_FROM" \
+  model.overrides.model.query_filtering.max_matches_per_gt=1 "$@"
+echo "[finetune] done: $OUT/handos_tiny.safetensors (+ .json)" >&2
