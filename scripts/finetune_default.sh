@@ -28,6 +28,5 @@ echo "[finetune] $INIT -> $OUT: stage 2, $EPOCHS epochs, easy fraction $EASY (lo
 "$py" -m torch.distributed.run --standalone --nproc_per_node "$NPROC" -m handos_model.engine.train \
   --config train_tiny_synth.yaml --out "$OUT" --stage 2 --resume \
   --set init_from="$INIT" detector_from=none data.train.easy_fraction="$EASY" data.train.seed=1 \
-  optim.lr="$LR" train.epochs="$EPOCHS" sched.cosine_start_epoch="$COSINE_FROM" \
-  model.overrides.model.query_filtering.max_matches_per_gt=1 "$@"
+  optim.lr="$LR" train.epochs="$EPOCHS" sched.cosine_start_epoch="$COSINE_FROM" "$@"
 echo "[finetune] done: $OUT/handos_tiny.safetensors (+ .json)" >&2

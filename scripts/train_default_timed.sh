@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Train the embedded default model (stages 1 and 2 of train_tiny_synth.yaml on a given stage-0
 # detector) with the shipped recipe -- global batch 16, lr 1e-3, cosine decay over the last 40% /
-# 33% of each stage, stage 2 with one SimOTA query per hand -- but with as many steps as fit a
+# 33% of each stage, stage 2 as the recipe's stage2 section sets it -- but with as many steps as fit a
 # wall-clock budget on this machine (e.g. a GPU lent for a few minutes).
 #
 # It first times PROBE_STEPS (40) steps of each stage, then sizes both stages (stage 2 gets 1.2x the steps of
@@ -26,8 +26,7 @@ common=(detector_from="$DETECTOR" train.progress=false train.log_every=50)
 probe=$OUT/probe
 rm -rf "$probe"
 train --out "$probe" --stage 1 "$@" --set "${common[@]}" train.max_steps="$PROBE_STEPS" train.ckpt_every_steps=0 >/dev/null 2>&1
-train --out "$probe" --stage 2 "$@" --set "${common[@]}" train.max_steps="$PROBE_STEPS" train.ckpt_every_steps=0 init_from=none \
-  model.overrides.model.query_filtering.max_matches_per_gt=1 >/dev/null 2>&1
+train --out "$probe" --stage 2 "$@" --set "${common[@]}" train.max_steps="$PROBE_STEPS" train.ckpt_every_steps=0 init_from=none >/dev/null 2>&1
 read -r ep1 cos1 ep2 cos2 < <("$py" - "$probe" "$BUDGET_S" "$OUT/schedule.json" <<'EOF'
 import json, statistics, sys
 probe, budget, out = sys.argv[1], float(sys.argv[2]), sys.argv[3]
@@ -54,5 +53,5 @@ echo "[train-default-timed] stage 1: $ep1 epochs (cosine from $cos1), stage 2: $
 train --out "$OUT" --stage 1 "$@" --set "${common[@]}" train.epochs="$ep1" sched.cosine_start_epoch="$cos1" \
   train.ckpt_every_steps=0 train.ckpt_every_minutes=1
 train --out "$OUT" --stage 2 "$@" --set "${common[@]}" train.epochs="$ep2" sched.cosine_start_epoch="$cos2" \
-  train.ckpt_every_steps=0 train.ckpt_every_minutes=1 model.overrides.model.query_filtering.max_matches_per_gt=1
+  train.ckpt_every_steps=0 train.ckpt_every_minutes=1
 echo "[train-default-timed] done: $OUT/handos_tiny.safetensors (+ .json)" >&2

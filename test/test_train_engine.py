@@ -472,11 +472,13 @@ def test_stage_loss_overrides_reach_the_criterion() -> None:
     from handos_model.engine.train import build_model_and_criterion
 
     cfg = load_train_config("train_tiny_synth.yaml")
-    weights = {}
+    weights, matches = {}, {}
     for stage in (1, 2):
         s = stage_config(cfg, stage)
-        _, criterion = build_model_and_criterion(s, load_model_config(s), stage)
+        model, criterion = build_model_and_criterion(s, load_model_config(s), stage)
         weights[stage] = criterion.weights
+        matches[stage] = model.max_matches_per_gt
+    assert matches == {1: 2, 2: 1}  # stage 2: one SimOTA query per hand (CPU budget)
     assert (weights[1]["edge"], weights[1]["nc"]) == (10, 0.5)
     assert (weights[2]["edge"], weights[2]["nc"]) == (100, 5)
     assert {k: v for k, v in weights[2].items() if k not in ("edge", "nc")} == {
