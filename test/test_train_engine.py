@@ -524,3 +524,18 @@ def test_three_stages_chain_and_export(tmp_path: Path) -> None:
     # the shipped JSON records the training config but no machine path (the loader's _source_dir)
     exported = (out / "handos_test.json").read_text()
     assert '"train_config"' in exported and "_source_dir" not in exported and str(tmp_path) not in exported
+
+
+def test_load_matching_excludes_prefixes() -> None:
+    """stage 2's ``init_exclude``: tensors under the listed prefixes keep their fresh values."""
+    from torch import nn
+
+    from handos_model.engine.train import load_matching
+
+    src = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1))
+    dst = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1))
+    fresh = {k: v.clone() for k, v in dst.state_dict().items()}
+    stats = load_matching(dst, src.state_dict(), what="test", exclude=("1.",))
+    assert stats == {"loaded": 2, "missing": 2, "unexpected": 0, "shape_mismatch": 0, "excluded": 2}
+    assert torch.equal(dst[0].weight, src[0].weight) and torch.equal(dst[1].weight, fresh["1.weight"])
+    assert stage_config(load_train_config("train_tiny_synth.yaml"), 2)["init_exclude"] == []

@@ -70,7 +70,9 @@ DEFAULTS: dict[str, Any] = {
     "stage0": {},
     # the 2D model of suppl. VI.2: every decoder layer a 2D layer, no lifting / 3D outputs
     "stage1": {"model": {"overrides": {"model": {"decoder": {"lifting": False}}}}, "detector_from": "auto"},
-    "stage2": {"init_from": "auto", "detector_from": "auto"},
+    # init_exclude: parameter-name prefixes NOT copied from init_from (they stay freshly
+    # initialised), e.g. ["decoder.camera_heads"] to restart a head when fine-tuning
+    "stage2": {"init_from": "auto", "detector_from": "auto", "init_exclude": []},
 }
 
 STAGES = (0, 1, 2)

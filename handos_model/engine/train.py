@@ -185,12 +185,22 @@ class LossModule(nn.Module):
         return self.criterion(outputs, targets)
 
 
-def load_matching(model: nn.Module, state: dict[str, torch.Tensor], prefix: str = "", what: str = "") -> dict[str, int]:
-    """Copy tensors of ``state`` whose name (under ``prefix``) and shape match; report counts."""
+def load_matching(
+    model: nn.Module,
+    state: dict[str, torch.Tensor],
+    prefix: str = "",
+    what: str = "",
+    exclude: tuple[str, ...] = (),
+) -> dict[str, int]:
+    """Copy tensors of ``state`` whose name (under ``prefix``, not under any ``exclude`` prefix)
+    and shape match; report counts (excluded tensors count as "excluded", and stay as built)."""
     own = model.state_dict()
-    matched, shape_mismatch, unexpected = {}, 0, 0
+    matched, shape_mismatch, unexpected, excluded = {}, 0, 0, 0
     for k, v in state.items():
         if prefix and not k.startswith(prefix):
+            continue
+        if exclude and k.startswith(exclude):
+            excluded += 1
             continue
         if k not in own:
             unexpected += 1
@@ -201,6 +211,8 @@ def load_matching(model: nn.Module, state: dict[str, torch.Tensor], prefix: str 
     model.load_state_dict(matched, strict=False)
     missing = sum(1 for k in own if (not prefix or k.startswith(prefix)) and k not in matched)
     stats = {"loaded": len(matched), "missing": missing, "unexpected": unexpected, "shape_mismatch": shape_mismatch}
+    if exclude:
+        stats["excluded"] = excluded
     log.info("init %s: %s", what, stats)
     if not matched:
         raise RuntimeError(f"init {what}: no tensor matched")
@@ -411,7 +423,11 @@ def train_stage(
             if not path.is_file():
                 raise FileNotFoundError(f"stage 2 starts from the stage-1 model, {path} is missing (train stage 1 or set init_from=none)")
             what = "from stage 1" if src == "auto" else f"from {path}"
-            init_info["init_from"] = {"path": str(path), **load_matching(model, load_safetensors(path), what=what)}
+            exclude = tuple(str(p) for p in (cfg.get("init_exclude") or ()))
+            init_info["init_from"] = {
+                "path": str(path),
+                **load_matching(model, load_safetensors(path), what=what, exclude=exclude),
+            }
     if stage in (1, 2) and det is not None and detector_is_trainable(model):
         src = cfg.get("detector_from", "auto")
         if src not in (None, "none"):

@@ -6,7 +6,8 @@ the camera head outputs ``(du, dv, dz)``; the wrist projects at
 ``u = (R^t_cx + du * b_w) * S``, ``v = (R^t_cy + dv * b_h) * S`` (network pixels,
 ``R^t`` the camera query's reference centre, ``b`` the instance box, S the input
 size) and its depth is ``z = f * s_hand / (sqrt(b_w b_h) S) * exp(dz)`` (a hand of
-physical size ``s_hand`` metres spanning the box), then
+physical size ``s_hand`` metres spanning the box; ``dz`` is soft-limited to +-5 by ``5 tanh(dz / 5)``,
+so a head pushed far out still gets a gradient back), then
 ``x = (u - c_x) z / f_x``, ``y = (v - c_y) z / f_y``. With the network-input K
 (letterbox-scaled), the same prediction is metric for the real camera.
 """
@@ -31,6 +32,9 @@ def project_points(points: Tensor, K: Tensor, min_depth: float = 1e-3) -> Tensor
     return xy * f + c
 
 
+DZ_LIMIT = 5.0  # depth within exp(+-5) of the prior
+
+
 def decode_camera_translation(
     raw: Tensor, ref_center: Tensor, boxes: Tensor, K: Tensor, image_size: float, hand_size_m: float = 0.15
 ) -> Tensor:
@@ -52,5 +56,5 @@ def decode_camera_translation(
     v = (ref_center[:, 1] + raw[:, 1] * bh) * image_size
     fx, fy, cx, cy = K[:, 0, 0], K[:, 1, 1], K[:, 0, 2], K[:, 1, 2]
     size_px = (bw * bh).sqrt() * image_size
-    z = 0.5 * (fx + fy) * hand_size_m / size_px * torch.exp(raw[:, 2].clamp(-5.0, 5.0))
+    z = 0.5 * (fx + fy) * hand_size_m / size_px * torch.exp(DZ_LIMIT * torch.tanh(raw[:, 2] / DZ_LIMIT))
     return torch.stack([(u - cx) / fx * z, (v - cy) / fy * z, z], dim=-1)

@@ -16,8 +16,9 @@ deep supervision:
   the next layer's references. Vertex/camera references stay as lifted (they are
   not supervised directly; the lifting FFN learns through the sampling locations).
 * ``V`` (interactive layers): ``template + vertex_scale * FFN(Q^V)``, metres, wrist-relative
-  (the template is the hand model's rest pose moved so its regressed wrist is at 0;
-  the head starts at zero, so training starts from the rest pose).
+  in camera axes (the template is the hand model's rest pose moved so its regressed wrist is at
+  0 and, in the shipped configs, turned into the typical view, see ``TEMPLATE_VIEWS``; the head starts
+  at zero, so training starts from that mesh).
 * ``t`` (interactive layers): metric camera translation, see ``camera.py``.
 * ``J^3D = J V`` and ``J^proj = Pi_K(J^3D + t)`` with each instance's K.
 
@@ -52,11 +53,42 @@ def box_sine_embedding(boxes: Tensor, num_feats: int, temperature: float = 10000
     return pos.flatten(-2)
 
 
-def wrist_relative_template(topology: HandTopology) -> np.ndarray:
-    """(V, 3) rest-pose vertices translated so that the regressed wrist (keypoint 0) is at the origin."""
+# Orientation (camera axes) of the vertex head's starting mesh.
+# "palm_to_camera": fingers up in the image (-y), palm towards the camera (-z): the typical view
+#   of a hand held in front of a camera (and of the hand datasets), so the head starts from a mesh
+#   whose projection already looks like a hand. From the hand model's own frame ("rest"; the open
+#   hand's fingers point along +y, i.e. DOWN in the image) a CPU-sized schedule never learnt the
+#   global orientation, and the projection loss then pushed the translation far away so that the
+#   upside-down joints projected to one point (measured, docs/TRAINING.md "The 3D head").
+# "rest": the hand model's own frame (the code default, so weights exported before the option
+#   existed load unchanged; the shipped configs set "palm_to_camera").
+TEMPLATE_VIEWS = ("palm_to_camera", "rest")
+
+
+def palm_to_camera_rotation(joints: np.ndarray) -> np.ndarray:
+    """(3, 3) rotation turning a right hand with (21, 3) ``joints`` (any model's frame) to face the
+    camera: wrist -> middle MCP along -y (up in the image), palm normal
+    ``(index MCP - wrist) x (little MCP - wrist)`` along -z (towards the camera)."""
+    j = np.asarray(joints, np.float64)
+    z = np.cross(j[5] - j[0], j[17] - j[0])
+    z /= np.linalg.norm(z)
+    y = j[9] - j[0]
+    y -= (y @ z) * z
+    y /= np.linalg.norm(y)
+    hand = np.stack([np.cross(y, z), y, z], axis=1)  # columns: the hand's x, y, z in model axes
+    return (np.diag([1.0, -1.0, -1.0]) @ hand.T).astype(np.float32)
+
+
+def wrist_relative_template(topology: HandTopology, view: str = "rest") -> np.ndarray:
+    """(V, 3) rest-pose vertices with the regressed wrist (keypoint 0) at the origin, in ``view``."""
+    if view not in TEMPLATE_VIEWS:
+        raise ValueError(f"unknown template view {view!r}; known: {TEMPLATE_VIEWS}")
     template = np.asarray(topology.template, np.float32)
-    wrist = np.asarray(topology.joint_regressor, np.float32)[0] @ template
-    return template - wrist[None]
+    joints = np.asarray(topology.joint_regressor, np.float32) @ template
+    template = template - joints[0][None]
+    if view == "palm_to_camera":
+        template = template @ palm_to_camera_rotation(joints).T
+    return template.astype(np.float32)
 
 
 class HandDecoder(nn.Module):
@@ -71,6 +103,7 @@ class HandDecoder(nn.Module):
         lifting: False = 2D stage (all layers canonical 2D, no 3D outputs).
         joint_box_size: initial ``e^R_2D``.  hand_size_m: depth prior of ``t``.
         vertex_scale: metres per unit of the vertex head's output.
+        template_view: orientation of the vertex head's starting mesh (:data:`TEMPLATE_VIEWS`).
         identity_embed_std: init std of the lifting's per-token identity embedding.
         query_dim: width of the detector's queries (default d_model).
     """
@@ -90,6 +123,7 @@ class HandDecoder(nn.Module):
         joint_box_size: float = 0.25,
         hand_size_m: float = 0.15,
         vertex_scale: float = 0.1,
+        template_view: str = "rest",
         identity_embed_std: float = 0.1,
         query_dim: int | None = None,
     ):
@@ -132,7 +166,7 @@ class HandDecoder(nn.Module):
         self.camera_heads = nn.ModuleList(
             MLP(d_model, d_model, 3, num_layers=3, zero_init_last=True) for _ in range(self.num_interactive_layers)
         )
-        self.register_buffer("template", torch.from_numpy(wrist_relative_template(topology)), persistent=False)
+        self.register_buffer("template", torch.from_numpy(wrist_relative_template(topology, template_view)), persistent=False)
         self.register_buffer(
             "joint_regressor",
             torch.as_tensor(np.asarray(topology.joint_regressor), dtype=torch.float32),
