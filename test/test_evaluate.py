@@ -85,6 +85,13 @@ def test_evaluate_predictions_hand_built() -> None:
     # PCK over hands: A exact (1), B missed (0), C off by 3 px (2D) / 7 px (proj)
     assert r["pck_2d"] == {"0.05": pytest.approx(2 / 3), "0.1": pytest.approx(2 / 3), "0.15": pytest.approx(2 / 3)}
     assert r["pck_proj"] == {"0.05": pytest.approx(1 / 3), "0.1": pytest.approx(2 / 3), "0.15": pytest.approx(2 / 3)}
+    # not aligned, detected hands with 3D only (A): the similarity transform is an error here
+    R = Rotation.from_euler("xyz", [20, -35, 60], degrees=True).as_matrix()
+    rel = hand_a.joints_3d
+    assert r["mpjpe_mm"] == pytest.approx(1000 * np.linalg.norm(1.2 * rel @ R.T - rel, axis=1).mean(), rel=1e-6)
+    wrist = 1.2 * hand_a.cam_t @ R.T + [0.05, -0.02, 0.1]
+    assert r["wrist_error_mm"] == pytest.approx(1000 * np.linalg.norm(wrist - hand_a.cam_t), rel=1e-6)
+    assert r["wrist_depth_rel_error"] == pytest.approx(abs(wrist[2] - hand_a.cam_t[2]) / hand_a.cam_t[2], rel=1e-6)
 
     # a wrong side leaves the 3D metrics alone but drops the left/right precision to 0
     pred1_wrong = [similar_prediction(hand_a, LEFT), fp]
@@ -94,6 +101,7 @@ def test_evaluate_predictions_hand_built() -> None:
     assert r0["detection_recall"] == 0.0 and r0["side_precision"] is None
     assert r0["pck_2d"]["0.15"] == 0.0 and r0["auc_3d"] == 0.0
     assert r0["pa_mpjpe_mm"] == pytest.approx(400.0 / 21.0, abs=1e-4)
+    assert r0["mpjpe_mm"] is None and r0["wrist_error_mm"] is None  # detected hands only
     with pytest.raises(ValueError):
         evaluate_predictions(gt, [[]])
 

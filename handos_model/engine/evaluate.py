@@ -94,6 +94,10 @@ def evaluate_predictions(
         (dicts threshold -> value; HandOS-2D and HandOS-proj joints). Means run over
         ground-truth hands that have the needed annotation, missed hands included;
         a metric without any such hand is None.
+        Not aligned, over DETECTED hands only (what a robot reading the 3D output gets):
+        ``mpjpe_mm`` (root-relative MPJPE in camera axes: the hand's orientation counts),
+        ``wrist_error_mm`` (median distance of the predicted wrist from the true one, camera
+        frame: the TF origin) and ``wrist_depth_rel_error`` (median |z - z_gt| / z_gt).
     """
     if len(samples_gt) != len(predictions):
         raise ValueError(f"{len(samples_gt)} ground-truth images but {len(predictions)} prediction lists")
@@ -106,6 +110,9 @@ def evaluate_predictions(
     fs: dict[float, list[float]] = {t: [] for t in F_THRESHOLDS_M}
     pck2: list[np.ndarray] = []
     pckp: list[np.ndarray] = []
+    rr: list[float] = []
+    wrist_err: list[float] = []
+    depth_err: list[float] = []
     num_mesh_mismatch = 0
     if num_model_vertices is None:
         num_model_vertices = next((len(p.vertices) for ps in predictions for p in ps), None)
@@ -128,6 +135,11 @@ def evaluate_predictions(
                 pred_j = np.zeros_like(gt_j) if p is None else np.asarray(p.joints_3d, np.float64)
                 pj.append(pa_mpjpe(pred_j, gt_j))
                 aucs.append(auc_3d(pred_j, gt_j) if p is not None else 0.0)
+                if p is not None:
+                    rr.append(mean_point_error_mm(pred_j - pred_j[0], gt_j - gt_j[0]))
+                    if g.cam_t is not None:
+                        wrist_err.append(1000.0 * float(np.linalg.norm(pred_j[0] - gt_j[0])))
+                        depth_err.append(abs(float(pred_j[0, 2] - gt_j[0, 2])) / max(float(gt_j[0, 2]), 1e-6))
             if g.vertices is not None:
                 gt_v = _absolute(g.vertices, g.cam_t)
                 if p is None:  # V = 0 with the model's vertex count
@@ -177,6 +189,9 @@ def evaluate_predictions(
         "f_score_5mm": _mean(fs[F_THRESHOLDS_M[0]]),
         "f_score_15mm": _mean(fs[F_THRESHOLDS_M[1]]),
         "auc_3d": _mean(aucs),
+        "mpjpe_mm": _mean(rr),
+        "wrist_error_mm": float(np.median(wrist_err)) if wrist_err else None,
+        "wrist_depth_rel_error": float(np.median(depth_err)) if depth_err else None,
         "pck_2d": pck_dict(pck2),
         "pck_proj": pck_dict(pckp),
         "iou_threshold": iou_threshold,
@@ -258,6 +273,9 @@ ROWS = (
     ("F@5mm", "f_score_5mm", "{:.3f}"),
     ("F@15mm", "f_score_15mm", "{:.3f}"),
     ("AUC 3D PCK 0-50 mm", "auc_3d", "{:.3f}"),
+    ("MPJPE, root-relative, not aligned (mm; detected)", "mpjpe_mm", "{:.1f}"),
+    ("wrist position error, median (mm; detected)", "wrist_error_mm", "{:.1f}"),
+    ("wrist depth error / depth, median (detected)", "wrist_depth_rel_error", "{:.3f}"),
 )
 
 
@@ -279,8 +297,9 @@ def format_markdown(result: dict[str, Any]) -> str:
     notes = [
         "",
         f"Matching: {MATCHING}. Missed hands count with V = 0 in the 3D metrics and 0 in PCK/AUC (paper Sec. 4.2).",
-        "PCK thresholds are fractions of max(w, h) of the ground-truth box; 3D metrics use Procrustes alignment "
-        "with scale (FreiHAND protocol).",
+        "PCK thresholds are fractions of max(w, h) of the ground-truth box; the PA-/F-/AUC 3D metrics use "
+        "Procrustes alignment with scale (FreiHAND protocol); MPJPE and the wrist errors are not aligned and "
+        "cover detected hands only.",
     ]
     if result.get("num_corrupt"):
         notes.append(f"Corrupt samples skipped: {result['num_corrupt']}.")
