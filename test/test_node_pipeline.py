@@ -205,12 +205,18 @@ def test_empty_array_when_no_hand(running):
     assert len(out.hands) == 0
 
 
+# Two easy camera streams, one hand each: a right hand (seed 2024) and a left hand (seed 2026),
+# so "side right" cannot be met by a model that always answers one side.
+EASY_STREAMS = (2024, 2026)
+
+
 def _easy_frame_results(client) -> tuple[int, int, list]:
-    """Run 12 easy single-hand frames through the node: (hands found, frames, matches)."""
+    """Run 6 frames of each easy single-hand stream through the node: (hands found, frames, matches)."""
     from handos_ros.gt_compare import compare
     from handos_ros.synthetic_camera import ground_truth_msg
 
-    samples = synthetic_frames(12, seed=2024, easy=True)
+    samples = [f for seed in EASY_STREAMS for f in synthetic_frames(6, seed=seed, easy=True)]
+    assert {int(f.hands[0].side) for f in samples} == {0, 1}, "the easy streams must hold a left and a right hand"
     matches, found = [], 0
     for sample in samples:
         header, out = client.process(sample, FRAME_ID)
