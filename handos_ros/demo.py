@@ -149,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[demo] mean 2D joint error {summary['err_px_mean']:.1f} px = {summary['err_box_pct_mean']:.1f}% of "
                   f"box size (every joint at the box centre would be {summary['box_centre_err_box_pct_mean']:.1f}%); side accuracy {100 * summary['side_accuracy']:.0f}%; missed hands {summary['missed_hands']}, "
                   f"extra hands {summary['extra_hands']}", flush=True)
+        if summary.get("wrist_err_cm_median") is not None:
+            print(f"[demo] wrist position (TF origin) error, median {summary['wrist_err_cm_median']:.1f} cm", flush=True)
         if summary.get("frames"):
             print(f"[demo] latency image stamp -> result: p50 {summary['latency_ms_p50']:.0f} ms, "
                   f"p95 {summary['latency_ms_p95']:.0f} ms", flush=True)

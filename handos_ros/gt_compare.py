@@ -4,7 +4,9 @@ Hands are matched greedily by box IoU (>= ``iou_min``). Per matched hand: the me
 error in pixels over the 21 joints (``joints_2d``, the paper's HandOS-2D output), the same
 relative to the ground-truth box size (max of width and height, the PCK convention), and
 whether the side is right. For scale, ``centre_err_px`` is the error of a predictor that puts
-every joint at the ground-truth box centre (a model that only found the hand).
+every joint at the ground-truth box centre (a model that only found the hand). In 3D: the
+distance of the published wrist (``wrist_pose``, the TF frame's origin) from the true one, and
+its depth error relative to the true depth.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ class HandMatch:
     err_px: float
     box_size_px: float
     centre_err_px: float = float("nan")
+    wrist_err_m: float = float("nan")
+    wrist_depth_rel: float = float("nan")
 
     @property
     def err_rel(self) -> float:
@@ -50,6 +54,15 @@ class FrameComparison:
 
 def _boxes(hands: list) -> np.ndarray:
     return np.array([np.asarray(h.box, np.float64) for h in hands]).reshape(-1, 4)
+
+
+def _wrist_errors(pred, gt) -> dict[str, float]:
+    """geometry_msgs Points -> {wrist_err_m, wrist_depth_rel} (NaN when the truth has no depth)."""
+    p = np.array([pred.x, pred.y, pred.z], np.float64)
+    g = np.array([gt.x, gt.y, gt.z], np.float64)
+    if not g[2] > 0:
+        return {}
+    return {"wrist_err_m": float(np.linalg.norm(p - g)), "wrist_depth_rel": float(abs(p[2] - g[2]) / g[2])}
 
 
 def compare(pred_hands: list, gt_hands: list, iou_min: float = 0.1) -> FrameComparison:
@@ -80,6 +93,7 @@ def compare(pred_hands: list, gt_hands: list, iou_min: float = 0.1) -> FrameComp
                     err_px=float(np.linalg.norm(jp - jg, axis=1).mean()),
                     box_size_px=float(max(gb[2] - gb[0], gb[3] - gb[1])),
                     centre_err_px=float(np.linalg.norm(jg - (gb[:2] + gb[2:]) / 2.0, axis=1).mean()),
+                    **_wrist_errors(p.wrist_pose.position, g.wrist_pose.position),
                 )
             )
     out.missed = len(gt_hands) - len(used_g)

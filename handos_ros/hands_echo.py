@@ -56,6 +56,7 @@ class HandsEcho(Node):
         self.errors_px: list[float] = []
         self.errors_rel: list[float] = []
         self.centre_errors_rel: list[float] = []
+        self.wrist_errors_m: list[float] = []
         self.sides_ok = 0
         self.sides_total = 0
         self.missed = 0
@@ -122,9 +123,12 @@ class HandsEcho(Node):
                 self.errors_px.append(m.err_px)
                 self.errors_rel.append(m.err_rel)
                 self.centre_errors_rel.append(m.centre_err_rel)
+                if np.isfinite(m.wrist_err_m):
+                    self.wrist_errors_m.append(m.wrist_err_m)
                 self.sides_total += 1
                 self.sides_ok += int(m.side_ok)
-                parts.append(f"#{m.pred_id} err {m.err_px:5.1f} px ({100 * m.err_rel:4.1f}% box) side {'ok' if m.side_ok else 'WRONG'}")
+                parts.append(f"#{m.pred_id} err {m.err_px:5.1f} px ({100 * m.err_rel:4.1f}% box) "
+                             f"wrist {100 * m.wrist_err_m:5.1f} cm side {'ok' if m.side_ok else 'WRONG'}")
             if cmp.missed:
                 parts.append(f"{cmp.missed} missed")
             if cmp.extra:
@@ -154,6 +158,7 @@ class HandsEcho(Node):
                 err_box_pct_mean=float(100 * np.mean(self.errors_rel)) if self.errors_rel else None,
                 box_centre_err_box_pct_mean=float(100 * np.mean(self.centre_errors_rel)) if self.centre_errors_rel else None,
                 side_accuracy=self.sides_ok / self.sides_total if self.sides_total else None,
+                wrist_err_cm_median=float(100 * np.median(self.wrist_errors_m)) if self.wrist_errors_m else None,
             )
         return out
 

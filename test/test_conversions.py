@@ -117,3 +117,27 @@ def test_mesh_info_from_topology(hand) -> None:
     assert len(info.faces) == 3 * topo.num_faces and max(info.faces) < topo.num_vertices
     assert list(info.joint_names) == list(JOINT_NAMES) and list(info.joint_parents) == list(SKELETON_PARENTS)
     assert (info.score_threshold, info.nms_threshold, info.max_hands) == (pytest.approx(0.3), pytest.approx(0.9), 4)
+
+
+def test_gt_compare_2d_and_wrist_errors() -> None:
+    """handos_ros.gt_compare on hand-built messages: 2D error relative to the box, the box-centre
+    baseline, side, and the wrist (TF origin) position / depth errors."""
+    from handos_ros.gt_compare import compare
+
+    gt, pred, other = HandMesh(side=HandMesh.RIGHT), HandMesh(id=7, side=HandMesh.LEFT, score=0.8), HandMesh(id=8)
+    j = np.stack([np.linspace(100, 200, 21), np.linspace(50, 150, 21)], axis=1).astype(np.float32)
+    gt.box = [100.0, 50.0, 200.0, 150.0]
+    gt.joints_2d = j.reshape(42)
+    gt.wrist_pose.position.x, gt.wrist_pose.position.y, gt.wrist_pose.position.z = 0.1, 0.0, 0.5
+    pred.box = [102.0, 50.0, 200.0, 150.0]
+    pred.joints_2d = (j + [3.0, 4.0]).reshape(42)  # 5 px off everywhere
+    pred.wrist_pose.position.x, pred.wrist_pose.position.y, pred.wrist_pose.position.z = 0.1, 0.0, 0.6
+    other.box = [400.0, 300.0, 420.0, 330.0]
+    cmp = compare([other, pred], [gt])
+    assert (cmp.missed, cmp.extra, len(cmp.matches)) == (0, 1, 1)
+    m = cmp.matches[0]
+    assert m.pred_id == 7 and not m.side_ok
+    assert m.err_px == pytest.approx(5.0, abs=1e-4) and m.err_rel == pytest.approx(0.05, abs=1e-6)
+    assert m.centre_err_rel == pytest.approx(np.linalg.norm(j - [150.0, 100.0], axis=1).mean() / 100.0, rel=1e-5)
+    assert m.wrist_err_m == pytest.approx(0.1, abs=1e-6) and m.wrist_depth_rel == pytest.approx(0.2, abs=1e-6)
+    assert compare([], [gt]).missed == 1
