@@ -213,9 +213,13 @@ def test_empty_array_when_no_hand(running):
 EASY_STREAMS = (2024, 2026)
 
 
-def _easy_frame_results(client) -> tuple[int, int, list]:
-    """Run 6 frames of each easy single-hand stream through the node: (hands found, frames, matches)."""
+@pytest.fixture(scope="module")
+def easy_results(running) -> tuple[int, int, list]:
+    """Run 6 frames of each easy single-hand stream through the node, once for the module's two
+    accuracy tests: (hands found, frames, matches)."""
     from handos_ros.gt_compare import compare
+
+    client = running[1]
     from handos_ros.synthetic_camera import ground_truth_msg
 
     samples = [f for seed in EASY_STREAMS for f in synthetic_frames(6, seed=seed, easy=True)]
@@ -239,12 +243,11 @@ def _easy_frame_results(client) -> tuple[int, int, list]:
 
 
 @pytest.mark.skipif(not have_weights(), reason="shipped weights handos_model/weights/handos_tiny.safetensors not present")
-def test_shipped_model_proof_of_life_on_easy_frames(running):
+def test_shipped_model_proof_of_life_on_easy_frames(easy_results):
     """Embedded model, easy single-hand frames: >= 90 % of hands found, same stamp/frame_id, the
     2D joints beat the every-joint-at-the-box-centre predictor by the stated factor, and the
     wrist depth is within the stated fraction of the truth."""
-    _, client, _ = running
-    found, n, matches = _easy_frame_results(client)
+    found, n, matches = easy_results
     assert found >= 0.9 * n, f"only {found} of {n} hands found"
     err = np.mean([m.err_rel for m in matches])
     base = np.mean([m.centre_err_rel for m in matches])
@@ -260,10 +263,9 @@ def test_shipped_model_proof_of_life_on_easy_frames(running):
     "side right on >= 90 %); README 'Default model' gives the measured figures. strict: passing means "
     "the target is met and this marker must go.",
 )
-def test_shipped_model_meets_the_accuracy_target_on_easy_frames(running):
+def test_shipped_model_meets_the_accuracy_target_on_easy_frames(easy_results):
     """Embedded model, easy single-hand frames: mean 2D error < 8 % of box size, side right."""
-    _, client, _ = running
-    found, n, matches = _easy_frame_results(client)
+    found, n, matches = easy_results
     assert found >= 0.9 * n
     assert np.mean([m.err_rel for m in matches]) < MAX_ERR_BOX_FRACTION
     assert np.mean([m.side_ok for m in matches]) >= MIN_SIDE_ACCURACY
