@@ -20,6 +20,7 @@ from handos_model.models.losses import (
     loss_oks_2d,
     loss_oks_proj,
     loss_proj,
+    loss_side,
     loss_vertices,
     oks,
 )
@@ -41,6 +42,7 @@ def test_paper_weights() -> None:
         "proj": 10,
         "oks_proj": 4,
         "nc": 0.5,
+        "side": 0,  # the project's addition is off in the paper's recipe
     }
 
 
@@ -198,3 +200,54 @@ def test_oks_sigma_scale_widens_the_kernel() -> None:
 
     g1, g4 = grad_norm(build_criterion(base).sigmas), grad_norm(wide.sigmas)
     assert g4 > 10.0 * g1  # measured 14x: saturated at scale 1, informative at scale 4
+
+
+def test_loss_side_supervises_the_mesh_orientation() -> None:
+    from handos_model.hand.hand_model import load_open_hand
+
+    model = load_open_hand()
+    rng = np.random.default_rng(3)
+    v, _ = model.forward(model.sample_pose(rng, n=4, global_orient=True), model.sample_shape(rng, 4))
+    right = torch.tensor(v, dtype=torch.float32)
+    left = torch.tensor(model.mirror_left(v), dtype=torch.float32)
+    depth_flip = right * torch.tensor([1.0, 1.0, -1.0])  # the back-view twin of a palm view: a left hand
+    faces = torch.as_tensor(model.faces)
+    ones = torch.ones(4)
+    assert loss_side(right, right, faces, ones).item() == 0.0
+    assert loss_side(left, left, faces, ones).item() == 0.0
+    # the wrong side: ratio -1 -> margin + 1
+    assert loss_side(right, left, faces, ones).item() == pytest.approx(1.5, rel=1e-4)
+    assert loss_side(depth_flip, right, faces, ones).item() == pytest.approx(1.5, rel=1e-4)
+    assert loss_side(right, left, faces, torch.zeros(4)).item() == 0.0  # masked
+    # a flattened mesh (no volume) is penalised by the margin, and the gradient grows its volume
+    flat = (right * torch.tensor([1.0, 1.0, 0.0])).requires_grad_(True)
+    loss = loss_side(flat, right, faces, ones)
+    assert loss.item() == pytest.approx(0.5)
+    loss.backward()
+    stepped = (flat - 1e-3 * flat.grad / flat.grad.abs().max()).detach()
+    assert loss_side(stepped, right, faces, ones).item() < 0.5
+
+
+def test_criterion_adds_loss_side_only_when_weighted() -> None:
+    from handos_model.hand.hand_model import load_open_hand
+
+    model = load_open_hand()
+    v, _ = model.forward(model.sample_pose(np.random.default_rng(4), n=1))
+    nv = v.shape[1]
+    tg = _targets(1, nv, True)
+    tg[0]["vertices"] = torch.tensor(model.mirror_left(v), dtype=torch.float32)  # a left hand
+    outputs = {
+        "pred_joints_2d": [torch.zeros(1, 21, 2)],
+        "pred_vertices": [torch.tensor(v, dtype=torch.float32)],  # predicted as a right hand
+        "pred_joints_3d": [torch.zeros(1, 21, 3)],
+        "pred_cam_t": [torch.zeros(1, 3)],
+        "pred_joints_proj": [torch.zeros(1, 21, 2)],
+        "instance_batch_index": torch.tensor([0]),
+        "instance_gt_index": torch.tensor([0]),
+        "image_size": 20,
+    }
+    plain = HandOSCriterion(model.faces)(outputs, tg)
+    assert "side" not in plain
+    weighted = HandOSCriterion(model.faces, weights={"side": 2.0})(outputs, tg)
+    assert weighted["side"].item() == pytest.approx(1.5, rel=1e-4)
+    assert weighted["total"].item() == pytest.approx(plain["total"].item() + 2.0 * 1.5, rel=1e-5)

@@ -39,7 +39,10 @@ def _face_volumes_np(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
 def face_signed_volumes(vertices, faces):
     """(..., V, 3), (F, 3) -> (..., F) signed tetrahedron volumes w.r.t. the centroid."""
     if isinstance(vertices, torch.Tensor):
-        f = torch.as_tensor(np.asarray(faces), dtype=torch.long, device=vertices.device)
+        if isinstance(faces, torch.Tensor):
+            f = faces.to(device=vertices.device, dtype=torch.long)
+        else:
+            f = torch.as_tensor(np.asarray(faces), dtype=torch.long, device=vertices.device)
         v = vertices - vertices.mean(dim=-2, keepdim=True)
         a, b, d = v[..., f[:, 0], :], v[..., f[:, 1], :], v[..., f[:, 2], :]
         return (a * torch.linalg.cross(b, d, dim=-1)).sum(-1) / 6.0

@@ -13,6 +13,9 @@ One function per term. Conventions:
   with ``s^2`` the ground-truth box area (pixels^2) and per-keypoint ``sigma``
   (default: COCO-WholeBody hand sigmas); the loss is ``1 - oks``;
 * 3D losses are in metres, wrist-relative.
+
+One term is not in the paper: :func:`loss_side` (weight 0 by default, so the paper's recipe is
+unchanged), used by the CPU-budget recipe, see its docstring.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from ..hand.handedness import signed_volume
 
 # COCO-WholeBody hand keypoint sigmas (21, MANO/FreiHAND order), as used by mmpose/xtcocotools.
 WHOLEBODY_HAND_SIGMAS = (
@@ -57,6 +62,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "proj": 10.0,
     "oks_proj": 4.0,
     "nc": 0.5,
+    "side": 0.0,  # not in the paper: loss_side is off unless a recipe sets it
 }
 
 
@@ -137,6 +143,27 @@ def loss_proj(pred_proj: Tensor, target: Tensor, weight: Tensor, image_size: flo
 def loss_oks_proj(pred_proj: Tensor, target: Tensor, weight: Tensor, area: Tensor, sigmas: Tensor) -> Tensor:
     """Eq. 11, ``1 - OKS`` of the projected joints."""
     return loss_oks_2d(pred_proj, target, weight, area, sigmas)
+
+
+def loss_side(pred: Tensor, target: Tensor, faces: Tensor, weight: Tensor, margin: float = 0.5) -> Tensor:
+    """Mesh-orientation hinge (a project addition, not in the paper). (K, V, 3), (K, V, 3); weight (K,).
+
+    Sec. 3.5 reads left/right from the sign of the predicted mesh's signed volume (the
+    orientation of the right hand's faces). The paper trains that sign only through the vertex
+    L1 term; between a hand seen from the palm and its mirror seen from the back, which share a
+    silhouette, the vertices differ by a depth flip of about the hand's thickness, a weak signal
+    on a short schedule (the normal term, eq. 10, is blind to it: ``|e . n|`` ignores n's sign).
+    This term supervises the sign directly, still on the mesh, with no classifier:
+
+        r = vol(V) / vol(V*),   loss = mean(max(0, margin - r))
+
+    zero once the prediction has the ground truth's orientation and at least ``margin`` of its
+    volume; ``r < 0`` is a mesh of the wrong side.
+    """
+    vol_gt = signed_volume(target, faces)
+    vol_gt = torch.where(vol_gt >= 0, vol_gt.clamp(min=1e-12), vol_gt.clamp(max=-1e-12))
+    ratio = signed_volume(pred, faces) / vol_gt
+    return _masked_mean(F.relu(margin - ratio), weight)
 
 
 def face_adjacency(faces: np.ndarray | Tensor) -> Tensor:
@@ -228,6 +255,8 @@ class HandOSCriterion(nn.Module):
             losses["oks_proj"] = loss_oks_proj(out["joints_proj"], tgt["joints_2d"], w2d, area, sig)
             ones = torch.ones_like(w_mesh)
             losses["nc"] = loss_normal_consistency(out["vertices"], faces, self.adjacency, ones)
+            if self.weights["side"] > 0:
+                losses["side"] = loss_side(out["vertices"], tgt["vertices"], faces, w_mesh)
         return losses
 
     def forward(self, outputs: dict, targets: list[dict[str, Tensor]]) -> dict[str, Tensor]:
