@@ -9,7 +9,8 @@ regression on the features of the query matched to each true hand:
 * ``side``          (the XOR, so a linear probe cannot read it even when both parts are there),
 * ``palm_facing``   (palm vs back of the hand towards the camera),
 * ``2d_chirality``,
-* and the side the mesh itself gives (``mesh_side_accuracy``), which is what the node reports.
+* and the side the mesh itself gives (``mesh_side_accuracy``), which is what the node reports,
+  and the chirality of the predicted 2D joints (``predicted_2d_chirality_accuracy``).
 
 Scenes: ``--num`` easy single-hand scenes (320 px) of seed ``--seed`` (training uses other
 seeds), split 70/30 into probe-training and probe-test; accuracies are on the test part.
@@ -76,7 +77,7 @@ def main() -> None:
     model.decoder.layers[-1].register_forward_hook(lambda _m, _i, out: captured.__setitem__("q", out.detach()))
     data = SyntheticOnTheFly(seed=a.seed, length=a.num, width=320, height=320, num_hands=1, easy=True)
 
-    feats, y_side, y_palm, y_chir, pred_side = [], [], [], [], []
+    feats, y_side, y_palm, y_chir, pred_side, pred_chir = [], [], [], [], [], []
     for i in range(len(data)):
         s = data[i]
         h = s.hands[0]
@@ -94,6 +95,7 @@ def main() -> None:
         y_palm.append(palm)
         y_chir.append(chir)
         pred_side.append(int(preds[k].side))
+        pred_chir.append(labels(np.asarray(h.joints_3d), preds[k].joints_2d, int(h.side))[1])
 
     x = torch.stack(feats)
     x = (x - x.mean(0)) / (x.std(0) + 1e-6)
@@ -102,13 +104,15 @@ def main() -> None:
     result: dict = {"weights": str(resolve_weights(a.weights).name), "scenes": a.num, "matched": n, "seed": a.seed}
     result["mesh_side_accuracy"] = float(np.mean(np.equal(pred_side, y_side)))
     result["mesh_says_right"] = float(np.mean(np.equal(pred_side, 1)))
+    result["predicted_2d_chirality_accuracy"] = float(np.mean(np.equal(pred_chir, y_chir)))
     for name, ys in (("side", y_side), ("palm_facing", y_palm), ("2d_chirality", y_chir)):
         y = torch.tensor(ys, dtype=torch.float32)
         test_acc, train_acc = probe(x, y, train)
         base = float(y[~train].mean())
         result[name] = {"probe_test": test_acc, "probe_train": train_acc, "majority": max(base, 1 - base)}
     print(f"{n} matched hands of {a.num}; the mesh's side is right on {result['mesh_side_accuracy']:.0%}"
-          f" (says 'right' on {result['mesh_says_right']:.0%})")
+          f" (says 'right' on {result['mesh_says_right']:.0%}); the predicted 2D joints' chirality is right on"
+          f" {result['predicted_2d_chirality_accuracy']:.0%}")
     for name in ("side", "palm_facing", "2d_chirality"):
         r = result[name]
         print(f"  {name:13s} probe {r['probe_test']:.0%} (train {r['probe_train']:.0%}, majority {r['majority']:.0%})")

@@ -251,3 +251,21 @@ def test_criterion_adds_loss_side_only_when_weighted() -> None:
     weighted = HandOSCriterion(model.faces, weights={"side": 2.0})(outputs, tg)
     assert weighted["side"].item() == pytest.approx(1.5, rel=1e-4)
     assert weighted["total"].item() == pytest.approx(plain["total"].item() + 2.0 * 1.5, rel=1e-5)
+
+
+def test_the_paper_terms_barely_separate_a_hand_from_its_palm_back_twin() -> None:
+    """Why loss_side exists: a camera-facing hand and its depth flip (the other side seen from the
+    other face) share a silhouette; the normal term scores the flip like a few mm of vertex noise."""
+    from handos_model.hand.hand_model import load_open_hand
+    from handos_model.synth.scene import R_PALM_VIEW
+
+    model = load_open_hand()
+    v, _ = model.forward(model.sample_pose(np.random.default_rng(0), n=50))
+    v = torch.tensor(v @ R_PALM_VIEW.T, dtype=torch.float32)
+    v = v - v[:, :1]
+    faces, ones = torch.as_tensor(model.faces), torch.ones(50)
+    flip = v * torch.tensor([1.0, 1.0, -1.0])
+    noise = v + 0.003 * torch.randn(v.shape, generator=torch.Generator().manual_seed(0))
+    assert loss_normal(flip, v, faces, ones) < 2 * loss_normal(noise, v, faces, ones)
+    assert loss_side(flip, v, faces, ones).item() == pytest.approx(1.5, rel=1e-4)
+    assert loss_side(noise, v, faces, ones).item() == 0.0

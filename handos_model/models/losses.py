@@ -152,7 +152,10 @@ def loss_side(pred: Tensor, target: Tensor, faces: Tensor, weight: Tensor, margi
     orientation of the right hand's faces). The paper trains that sign only through the vertex
     L1 term; between a hand seen from the palm and its mirror seen from the back, which share a
     silhouette, the vertices differ by a depth flip of about the hand's thickness, a weak signal
-    on a short schedule (the normal term, eq. 10, is blind to it: ``|e . n|`` ignores n's sign).
+    on a short schedule. The normal term (eq. 10) hardly sees it either: ``|e . n*|`` ignores the
+    sign of n*, and a depth flip of a hand facing the camera leaves its edges nearly
+    perpendicular to the true normals (it scores the flip about like a few millimetres of
+    vertex noise).
     This term supervises the sign directly, still on the mesh, with no classifier:
 
         r = vol(V) / vol(V*),   loss = mean(max(0, margin - r))
