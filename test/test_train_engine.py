@@ -466,8 +466,8 @@ def test_shipped_tiny_synth_config_loads() -> None:
 
 
 def test_stage_loss_overrides_reach_the_criterion() -> None:
-    """The shipped recipe's stage-2 section raises the mesh-regularity weights; the criterion the
-    engine builds for stage 2 uses them, stage 1 keeps the paper's."""
+    """The shipped recipe's stage-2 section raises the mesh-regularity weights and turns loss_side on;
+    the criterion the engine builds for stage 2 uses them, stage 1 keeps the paper's."""
     from handos_model.engine.config import load_model_config
     from handos_model.engine.train import build_model_and_criterion
 
@@ -481,8 +481,9 @@ def test_stage_loss_overrides_reach_the_criterion() -> None:
     assert matches == {1: 2, 2: 1}  # stage 2: one SimOTA query per hand (CPU budget)
     assert (weights[1]["edge"], weights[1]["nc"]) == (10, 0.5)
     assert (weights[2]["edge"], weights[2]["nc"]) == (100, 5)
-    assert {k: v for k, v in weights[2].items() if k not in ("edge", "nc")} == {
-        k: v for k, v in weights[1].items() if k not in ("edge", "nc")
+    assert (weights[1]["side"], weights[2]["side"]) == (0, 2)  # loss_side: stage 2 of the CPU recipe only
+    assert {k: v for k, v in weights[2].items() if k not in ("edge", "nc", "side")} == {
+        k: v for k, v in weights[1].items() if k not in ("edge", "nc", "side")
     }
 
 
