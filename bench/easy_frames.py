@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from handos_model.checkpoint import load_model  # noqa: E402
 from handos_model.engine.evaluate import resolve_weights  # noqa: E402
-from handos_model.metrics import box_iou  # noqa: E402
+from handos_model.metrics import box_iou, match_by_iou  # noqa: E402
 from handos_model.synth.camera_stream import SyntheticCamera  # noqa: E402
 
 STREAMS = (2024, 2026)  # right hand, left hand (as test/test_node_pipeline.py)
@@ -49,12 +49,10 @@ def main() -> None:
     for f in frames:
         h = f.hands[0]
         preds = model.predict(f.image, f.K)
-        if not preds:
+        match = match_by_iou(np.array([q.box for q in preds]), np.asarray(h.box)[None], iou_threshold=0.1)
+        if not match:
             continue
-        iou = box_iou(np.stack([q.box for q in preds]), np.asarray(h.box)[None])[:, 0]
-        if iou.max() < 0.1:
-            continue
-        q = preds[int(iou.argmax())]
+        q = preds[match[0][0]]
         gb, j = np.asarray(h.box, float), np.asarray(h.joints_2d, float)
         size = max(gb[2] - gb[0], gb[3] - gb[1])
         errs.append(np.linalg.norm(q.joints_2d - j, axis=1).mean() / size)

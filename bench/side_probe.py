@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from handos_model.checkpoint import load_model  # noqa: E402
 from handos_model.data.synthetic import SyntheticOnTheFly  # noqa: E402
 from handos_model.engine.evaluate import resolve_weights  # noqa: E402
-from handos_model.metrics import box_iou  # noqa: E402
+from handos_model.metrics import match_by_iou  # noqa: E402
 
 
 def labels(joints_3d: np.ndarray, joints_2d: np.ndarray, side: int) -> tuple[int, int]:
@@ -82,12 +82,10 @@ def main() -> None:
         s = data[i]
         h = s.hands[0]
         preds = model.predict(s.image, s.K)
-        if not preds:
+        match = match_by_iou(np.array([q.box for q in preds]), np.asarray(h.box)[None], iou_threshold=0.3)
+        if not match:
             continue
-        iou = box_iou(np.stack([q.box for q in preds]), np.asarray(h.box)[None])[:, 0]
-        k = int(iou.argmax())
-        if iou[k] < 0.3:
-            continue
+        k = match[0][0]
         q = captured["q"][k]  # (N_queries, d): 21 joint queries, vertex queries, camera query
         feats.append(torch.cat([q.mean(0), q[-1], q[:21].mean(0)]))
         palm, chir = labels(np.asarray(h.joints_3d), np.asarray(h.joints_2d), int(h.side))

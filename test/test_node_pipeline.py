@@ -218,9 +218,9 @@ def easy_results(running) -> tuple[int, int, list]:
     """Run 6 frames of each easy single-hand stream through the node, once for the module's two
     accuracy tests: (hands found, frames, matches)."""
     from handos_ros.gt_compare import compare
+    from handos_ros.synthetic_camera import ground_truth_msg
 
     client = running[1]
-    from handos_ros.synthetic_camera import ground_truth_msg
 
     samples = [f for seed in EASY_STREAMS for f in synthetic_frames(6, seed=seed, easy=True)]
     assert {int(f.hands[0].side) for f in samples} == {0, 1}, "the easy streams must hold a left and a right hand"
