@@ -4,8 +4,11 @@ The same frames as the node's DDS accuracy test (``SyntheticCamera(easy=True)``,
 right-hand stream and a left-hand stream, half a second apart), run through ``HandOS.predict``:
 
 * per frame, the prediction whose box best overlaps the true hand (IoU >= 0.1): its mean 2D joint
-  error relative to the true box size (max of w, h), the same for a predictor that puts every
-  joint at the true box centre, whether its side is right, and how often it answers "right";
+  error relative to the true box size (max of w, h) for ``joints_2d`` (HandOS-2D) and
+  ``joints_2d_proj`` (HandOS-proj), the same for a predictor that puts every joint at the true
+  box centre, whether its side is right, and how often it answers "right"; also the 2D error of
+  the highest-scoring prediction and of the best of all returned predictions (an oracle pick),
+  which tell how much the choice among duplicates matters;
 * hands returned per frame, recall at IoU >= 0.5 and the mean best IoU, for each
   (score_threshold, nms_threshold) pair.
 
@@ -45,7 +48,7 @@ def main() -> None:
     cams = [SyntheticCamera(s, width=640, height=480, num_hands=1, fps=2.0, easy=True) for s in STREAMS]
     frames = [cams[i % len(cams)].next() for i in range(a.frames)]
 
-    errs, base, side, pred_right = [], [], [], []
+    errs, proj, top, oracle, base, side, pred_right = [], [], [], [], [], [], []
     for f in frames:
         h = f.hands[0]
         preds = model.predict(f.image, f.K)
@@ -55,16 +58,24 @@ def main() -> None:
         q = preds[match[0][0]]
         gb, j = np.asarray(h.box, float), np.asarray(h.joints_2d, float)
         size = max(gb[2] - gb[0], gb[3] - gb[1])
-        errs.append(np.linalg.norm(q.joints_2d - j, axis=1).mean() / size)
+        per_pred = [float(np.linalg.norm(p.joints_2d - j, axis=1).mean() / size) for p in preds]
+        errs.append(per_pred[match[0][0]])
+        proj.append(np.linalg.norm(q.joints_2d_proj - j, axis=1).mean() / size)
+        top.append(per_pred[int(np.argmax([p.score for p in preds]))])
+        oracle.append(min(per_pred))
         base.append(np.linalg.norm(j - (gb[:2] + gb[2:]) / 2, axis=1).mean() / size)
         side.append(int(q.side) == int(h.side))
         pred_right.append(int(q.side) == 1)
     out = {"weights": str(a.weights), "frames": a.frames, "found": len(errs),
-           "err_box": float(np.mean(errs)), "box_centre_err_box": float(np.mean(base)),
+           "err_box": float(np.mean(errs)), "err_box_proj": float(np.mean(proj)),
+           "err_box_top_score": float(np.mean(top)), "err_box_oracle_pick": float(np.mean(oracle)),
+           "box_centre_err_box": float(np.mean(base)),
            "side_accuracy": float(np.mean(side)), "predicted_right": float(np.mean(pred_right)), "filters": []}
     print(f"{a.weights}: found {len(errs)}/{a.frames}, mean 2D error {100 * out['err_box']:.1f}% of box "
           f"(box centre {100 * out['box_centre_err_box']:.1f}%), side accuracy {out['side_accuracy']:.2f} "
           f"(predicted right: {out['predicted_right']:.2f})")
+    print(f"  joints_2d_proj {100 * out['err_box_proj']:.1f}%; joints_2d of the top-scoring prediction "
+          f"{100 * out['err_box_top_score']:.1f}%, of the best prediction (oracle) {100 * out['err_box_oracle_pick']:.1f}%")
     for spec in a.filters:
         st, nms = (float(x) for x in spec.split(","))
         n, hit, best = [], 0, []

@@ -1,9 +1,9 @@
 """Compare a HandMeshArray with the synthetic camera's ground truth (same header stamp).
 
 Hands are matched greedily by box IoU (>= ``iou_min``). Per matched hand: the mean 2D joint
-error in pixels over the 21 joints (``joints_2d``, the paper's HandOS-2D output), the same
-relative to the ground-truth box size (max of width and height, the PCK convention), and
-whether the side is right. For scale, ``centre_err_px`` is the error of a predictor that puts
+error in pixels over the 21 joints (``joints_2d``, the paper's HandOS-2D output; ``proj_err_px``
+the same for ``joints_2d_proj``, HandOS-proj), the same relative to the ground-truth box size
+(max of width and height, the PCK convention), and whether the side is right. For scale, ``centre_err_px`` is the error of a predictor that puts
 every joint at the ground-truth box centre (a model that only found the hand). In 3D: the
 distance of the published wrist (``wrist_pose``, the TF frame's origin) from the true one, and
 its depth error relative to the true depth.
@@ -29,6 +29,7 @@ class HandMatch:
     centre_err_px: float = float("nan")
     wrist_err_m: float = float("nan")
     wrist_depth_rel: float = float("nan")
+    proj_err_px: float = float("nan")
 
     @property
     def err_rel(self) -> float:
@@ -83,6 +84,7 @@ def compare(pred_hands: list, gt_hands: list, iou_min: float = 0.1) -> FrameComp
             p, g = pred_hands[i], gt_hands[j]
             jp = np.asarray(p.joints_2d, np.float64).reshape(21, 2)
             jg = np.asarray(g.joints_2d, np.float64).reshape(21, 2)
+            jproj = np.asarray(p.joints_2d_proj, np.float64).reshape(21, 2)
             gb = np.asarray(g.box, np.float64)
             out.matches.append(
                 HandMatch(
@@ -93,6 +95,7 @@ def compare(pred_hands: list, gt_hands: list, iou_min: float = 0.1) -> FrameComp
                     err_px=float(np.linalg.norm(jp - jg, axis=1).mean()),
                     box_size_px=float(max(gb[2] - gb[0], gb[3] - gb[1])),
                     centre_err_px=float(np.linalg.norm(jg - (gb[:2] + gb[2:]) / 2.0, axis=1).mean()),
+                    proj_err_px=float(np.linalg.norm(jproj - jg, axis=1).mean()),
                     **_wrist_errors(p.wrist_pose.position, g.wrist_pose.position),
                 )
             )

@@ -4,7 +4,8 @@
 
 Latency = arrival time here - image stamp (both on this machine's clock). With
 ``--ground-truth`` (the synthetic camera's side topic) each line also gives the mean 2D joint
-error in pixels and in % of the ground-truth box size, and whether the side is right.
+error in pixels and in % of the ground-truth box size, and whether the side is right (the
+summary adds the error of ``joints_2d_proj``, the projected mesh joints).
 ``--debug-image-out DIR`` saves the first and last hands/debug_image as PNG;
 ``--summary-json FILE`` writes the totals at exit.
 """
@@ -56,6 +57,7 @@ class HandsEcho(Node):
         self.errors_px: list[float] = []
         self.errors_rel: list[float] = []
         self.centre_errors_rel: list[float] = []
+        self.proj_errors_rel: list[float] = []
         self.wrist_errors_m: list[float] = []
         self.sides_ok = 0
         self.sides_total = 0
@@ -123,6 +125,7 @@ class HandsEcho(Node):
                 self.errors_px.append(m.err_px)
                 self.errors_rel.append(m.err_rel)
                 self.centre_errors_rel.append(m.centre_err_rel)
+                self.proj_errors_rel.append(m.proj_err_px / max(m.box_size_px, 1e-6))
                 if np.isfinite(m.wrist_err_m):
                     self.wrist_errors_m.append(m.wrist_err_m)
                 self.sides_total += 1
@@ -156,6 +159,7 @@ class HandsEcho(Node):
                 extra_hands=self.extra,
                 err_px_mean=float(np.mean(self.errors_px)) if self.errors_px else None,
                 err_box_pct_mean=float(100 * np.mean(self.errors_rel)) if self.errors_rel else None,
+                proj_err_box_pct_mean=float(100 * np.mean(self.proj_errors_rel)) if self.proj_errors_rel else None,
                 box_centre_err_box_pct_mean=float(100 * np.mean(self.centre_errors_rel)) if self.centre_errors_rel else None,
                 side_accuracy=self.sides_ok / self.sides_total if self.sides_total else None,
                 wrist_err_cm_median=float(100 * np.median(self.wrist_errors_m)) if self.wrist_errors_m else None,

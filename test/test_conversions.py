@@ -131,6 +131,7 @@ def test_gt_compare_2d_and_wrist_errors() -> None:
     gt.wrist_pose.position.x, gt.wrist_pose.position.y, gt.wrist_pose.position.z = 0.1, 0.0, 0.5
     pred.box = [102.0, 50.0, 200.0, 150.0]
     pred.joints_2d = (j + [3.0, 4.0]).reshape(42)  # 5 px off everywhere
+    pred.joints_2d_proj = (j - [6.0, 8.0]).reshape(42)  # 10 px off
     pred.wrist_pose.position.x, pred.wrist_pose.position.y, pred.wrist_pose.position.z = 0.1, 0.0, 0.6
     other.box = [400.0, 300.0, 420.0, 330.0]
     cmp = compare([other, pred], [gt])
@@ -138,6 +139,7 @@ def test_gt_compare_2d_and_wrist_errors() -> None:
     m = cmp.matches[0]
     assert m.pred_id == 7 and not m.side_ok
     assert m.err_px == pytest.approx(5.0, abs=1e-4) and m.err_rel == pytest.approx(0.05, abs=1e-6)
+    assert m.proj_err_px == pytest.approx(10.0, abs=1e-4)
     assert m.centre_err_rel == pytest.approx(np.linalg.norm(j - [150.0, 100.0], axis=1).mean() / 100.0, rel=1e-5)
     assert m.wrist_err_m == pytest.approx(0.1, abs=1e-6) and m.wrist_depth_rel == pytest.approx(0.2, abs=1e-6)
     assert compare([], [gt]).missed == 1

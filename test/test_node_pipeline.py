@@ -109,8 +109,8 @@ def test_markers_well_formed_and_cleared_when_hands_vanish(running):
     _, client, frames = running
     header, out = client.process(frames[2], FRAME_ID)
     assert out is not None
-    if not out.hands:
-        pytest.skip("the model found no hand in this frame: nothing to draw")
+    # an easy single-hand frame: the shipped model finds it in every frame of bench/easy_frames.py
+    assert out.hands, "the model found no hand in an easy frame: nothing to draw"
 
     def markers_for(h) -> list:
         return [m for arr in client.markers for m in arr.markers if m.header.stamp == h.stamp]
@@ -233,11 +233,12 @@ def easy_results(running) -> tuple[int, int, list]:
         found += len(cmp.matches)
         matches += cmp.matches
     err = np.mean([m.err_rel for m in matches]) if matches else float("nan")
+    proj = np.mean([m.proj_err_px / m.box_size_px for m in matches]) if matches else float("nan")
     base = np.mean([m.centre_err_rel for m in matches]) if matches else float("nan")
     side = np.mean([m.side_ok for m in matches]) if matches else float("nan")
     depth = np.median([m.wrist_depth_rel for m in matches]) if matches else float("nan")
     print(f"easy frames: {found}/{len(samples)} hands found, mean 2D error {100 * err:.1f}% of box "
-          f"(box-centre predictor {100 * base:.1f}%), side accuracy {side:.2f}, "
+          f"(joints_2d_proj {100 * proj:.1f}%, box-centre predictor {100 * base:.1f}%), side accuracy {side:.2f}, "
           f"median wrist depth error {100 * depth:.0f}%")
     return found, len(samples), matches
 
