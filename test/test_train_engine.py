@@ -527,6 +527,25 @@ def test_three_stages_chain_and_export(tmp_path: Path) -> None:
     assert '"train_config"' in exported and "_source_dir" not in exported and str(tmp_path) not in exported
 
 
+def test_detector_from_reads_full_and_detector_only_files() -> None:
+    """``detector_from`` takes stage 0's final.safetensors (``detector.*``) or its detector.safetensors."""
+    from torch import nn
+
+    from handos_model.engine.train import detector_state, load_matching
+
+    class Wrap(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.detector, self.head = nn.Linear(2, 3), nn.Linear(3, 1)
+
+    src, dst = Wrap(), Wrap()
+    full, only = src.state_dict(), src.detector.state_dict()
+    for state in (full, only):
+        stats = load_matching(dst, detector_state(state, "detector."), prefix="detector.", what="test")
+        assert stats == {"loaded": 2, "missing": 0, "unexpected": 0, "shape_mismatch": 0}
+        assert torch.equal(dst.detector.weight, src.detector.weight) and not torch.equal(dst.head.weight, src.head.weight)
+
+
 def test_load_matching_excludes_prefixes() -> None:
     """stage 2's ``init_exclude``: tensors under the listed prefixes keep their fresh values."""
     from torch import nn

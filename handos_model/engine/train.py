@@ -219,6 +219,14 @@ def load_matching(
     return stats
 
 
+def detector_state(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """``detector_from`` accepts a full HandOS file (``stage0/final.safetensors``, detector tensors
+    under ``prefix``) or a detector-only one (``stage0/detector.safetensors``, no prefix)."""
+    if any(k.startswith(prefix) for k in state):
+        return state
+    return {prefix + k: v for k, v in state.items()}
+
+
 def _model_section(model_cfg: dict[str, Any]) -> dict[str, Any]:
     return model_cfg["model"] if isinstance(model_cfg.get("model"), dict) else model_cfg
 
@@ -435,7 +443,8 @@ def train_stage(
             if path.is_file():
                 init_info["detector_from"] = {
                     "path": str(path),
-                    **load_matching(model, load_safetensors(path), prefix=det[0] + ".", what="detector from stage 0"),
+                    **load_matching(model, detector_state(load_safetensors(path), det[0] + "."), prefix=det[0] + ".",
+                                    what="detector from stage 0"),
                 }
             elif not (stage == 2 and "init_from" in init_info):
                 raise FileNotFoundError(
