@@ -5,13 +5,14 @@
 #
 # The default schedule is the one that produced the shipped handos_model/weights/handos_tiny.*
 # on the 2-core CPU machine (see handos_model/weights/README.md):
-#   stage 0: the config's 40 epochs x 256 samples              (640 steps of global batch 16)
+#   stage 0: the config's 100 epochs x 256 samples, half easy   (1600 steps of global batch 16)
 #   stage 1: 25 epochs x 512 samples, cosine from epoch 15     (800 steps)
 #   stage 2: 30 epochs x 512 samples, cosine from epoch 20     (960 steps)
 #            (the recipe's stage2 section: one SimOTA query per hand, 10x edge / nc weights)
 # SCHEDULE=config runs the config's own 40-epoch schedule for every stage instead (GPU machines).
 # DETECTOR=checkpoints/tiny_synth_stage0.safetensors skips stage 0 and uses that detector
-# (the committed one the shipped weights were trained on).
+# (the committed one the shipped weights were trained on; a full HandOS file or stage 0's
+# detector.safetensors).
 #
 # Re-entrant: it always passes --resume, so running it again after an interruption (Ctrl-C,
 # kill -9, reboot) continues from the last checkpoint of the unfinished stage.

@@ -463,6 +463,9 @@ def test_shipped_tiny_synth_config_loads() -> None:
         s = stage_config(cfg, stage)
         assert s["train"]["batch_size"] % 2 == 0  # splits over 1 or 2 processes
         assert s["data"]["train"]["type"] == "synthetic_on_the_fly"
+    # stage 0 sees big hands too (half the scenes easy); the config's stages 1-2 keep the cluttered mix
+    # (scripts/finetune_default.sh sets its own easy fraction)
+    assert [stage_config(cfg, i)["data"]["train"].get("easy_fraction", 0.0) for i in (0, 1, 2)] == [0.5, 0.0, 0.0]
 
 
 def test_stage_loss_overrides_reach_the_criterion() -> None:
