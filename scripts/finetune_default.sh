@@ -8,10 +8,12 @@
 #
 #   INIT=handos_model/weights/handos_tiny.safetensors OUT=runs/finetune scripts/finetune_default.sh
 #
-# The detector stays frozen (it comes with INIT). Re-entrant like train_default.sh (--resume).
+# The detector stays frozen: the one that comes with INIT, or DETECTOR (a stage-0 final.safetensors
+# or detector.safetensors, e.g. checkpoints/tiny_synth_stage0.safetensors) when set; the decoder
+# then re-fits to it. Re-entrant like train_default.sh (--resume).
 # Knobs (environment): INIT (required: a handos .safetensors with the detector included)
 #   OUT=runs/finetune  NPROC=2  EPOCHS=40 (x 512 samples)  COSINE_FROM=25  EASY=0.5  LR=1e-3
-#   INIT_EXCLUDE='[]' (YAML list of parameter-name prefixes to start fresh instead of from INIT,
+#   DETECTOR=none  INIT_EXCLUDE='[]' (YAML list of parameter-name prefixes to start fresh instead of from INIT,
 #   e.g. '[decoder.vertex_heads, decoder.camera_heads]' when the 3D heads' parameterisation changed)
 # Extra arguments go to handos-train, e.g. --set data.workers=8 train.batch_size=32
 # Expects the venv active (source scripts/env.sh).
@@ -26,10 +28,11 @@ COSINE_FROM=${COSINE_FROM:-25}
 EASY=${EASY:-0.5}
 LR=${LR:-1e-3}
 INIT_EXCLUDE=${INIT_EXCLUDE:-[]}
+DETECTOR=${DETECTOR:-none}
 py=${PYTHON:-python}
 echo "[finetune] $INIT -> $OUT: stage 2, $EPOCHS epochs, easy fraction $EASY (log: $OUT/stage2/train.log)" >&2
 "$py" -m torch.distributed.run --standalone --nproc_per_node "$NPROC" -m handos_model.engine.train \
   --config train_tiny_synth.yaml --out "$OUT" --stage 2 --resume \
-  --set init_from="$INIT" init_exclude="$INIT_EXCLUDE" detector_from=none data.train.easy_fraction="$EASY" data.train.seed=1 \
+  --set init_from="$INIT" init_exclude="$INIT_EXCLUDE" detector_from="$DETECTOR" data.train.easy_fraction="$EASY" data.train.seed=1 \
   optim.lr="$LR" train.epochs="$EPOCHS" sched.cosine_start_epoch="$COSINE_FROM" "$@"
 echo "[finetune] done: $OUT/handos_tiny.safetensors (+ .json)" >&2
