@@ -42,6 +42,11 @@ class HandMatch:
         return self.centre_err_px / max(self.box_size_px, 1e-6)
 
     @property
+    def proj_err_rel(self) -> float:
+        """Mean 2D error of ``joints_2d_proj`` / GT box size."""
+        return self.proj_err_px / max(self.box_size_px, 1e-6)
+
+    @property
     def side_ok(self) -> bool:
         return self.side_pred == self.side_gt
 

@@ -125,7 +125,7 @@ class HandsEcho(Node):
                 self.errors_px.append(m.err_px)
                 self.errors_rel.append(m.err_rel)
                 self.centre_errors_rel.append(m.centre_err_rel)
-                self.proj_errors_rel.append(m.proj_err_px / max(m.box_size_px, 1e-6))
+                self.proj_errors_rel.append(m.proj_err_rel)
                 if np.isfinite(m.wrist_err_m):
                     self.wrist_errors_m.append(m.wrist_err_m)
                 self.sides_total += 1

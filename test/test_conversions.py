@@ -139,7 +139,7 @@ def test_gt_compare_2d_and_wrist_errors() -> None:
     m = cmp.matches[0]
     assert m.pred_id == 7 and not m.side_ok
     assert m.err_px == pytest.approx(5.0, abs=1e-4) and m.err_rel == pytest.approx(0.05, abs=1e-6)
-    assert m.proj_err_px == pytest.approx(10.0, abs=1e-4)
+    assert m.proj_err_px == pytest.approx(10.0, abs=1e-4) and m.proj_err_rel == pytest.approx(0.1, abs=1e-6)
     assert m.centre_err_rel == pytest.approx(np.linalg.norm(j - [150.0, 100.0], axis=1).mean() / 100.0, rel=1e-5)
     assert m.wrist_err_m == pytest.approx(0.1, abs=1e-6) and m.wrist_depth_rel == pytest.approx(0.2, abs=1e-6)
     assert compare([], [gt]).missed == 1

@@ -233,7 +233,7 @@ def easy_results(running) -> tuple[int, int, list]:
         found += len(cmp.matches)
         matches += cmp.matches
     err = np.mean([m.err_rel for m in matches]) if matches else float("nan")
-    proj = np.mean([m.proj_err_px / m.box_size_px for m in matches]) if matches else float("nan")
+    proj = np.mean([m.proj_err_rel for m in matches]) if matches else float("nan")
     base = np.mean([m.centre_err_rel for m in matches]) if matches else float("nan")
     side = np.mean([m.side_ok for m in matches]) if matches else float("nan")
     depth = np.median([m.wrist_depth_rel for m in matches]) if matches else float("nan")
