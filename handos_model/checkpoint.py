@@ -219,12 +219,18 @@ def save_detector(detector: nn.Module, path: str | Path) -> Path:
     return save_state_dict(detector.state_dict(), path, metadata={"format": "handos-detector"})
 
 
+def detector_tensors(state: dict[str, torch.Tensor], prefix: str = "detector.") -> dict[str, torch.Tensor]:
+    """The detector's own tensors (names without ``prefix``) from either file format: a detector
+    file (``save_detector``: no prefix) or a full HandOS file (detector tensors under ``prefix``)."""
+    if any(k.startswith(prefix) for k in state):
+        return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+    return state
+
+
 def load_detector_weights(detector: nn.Module, path: str | Path) -> None:
     """Load detector tensors from a detector file or a full HandOS file (keys under ``detector.``)."""
     path = Path(path)
-    state = read_safetensors(path)
-    if any(k.startswith("detector.") for k in state):
-        state = {k[len("detector.") :]: v for k, v in state.items() if k.startswith("detector.")}
+    state = detector_tensors(read_safetensors(path))
     own = detector.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]

@@ -54,6 +54,7 @@ from torch import nn  # noqa: E402
 from torch.nn.parallel import DistributedDataParallel  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
+from ..checkpoint import detector_tensors  # noqa: E402
 from ..data.augment import AugmentConfig  # noqa: E402
 from .checkpointing import (  # noqa: E402
     CheckpointManager,
@@ -221,10 +222,9 @@ def load_matching(
 
 def detector_state(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     """``detector_from`` accepts a full HandOS file (``stage0/final.safetensors``, detector tensors
-    under ``prefix``) or a detector-only one (``stage0/detector.safetensors``, no prefix)."""
-    if any(k.startswith(prefix) for k in state):
-        return state
-    return {prefix + k: v for k, v in state.items()}
+    under ``prefix``) or a detector-only one (``stage0/detector.safetensors``, no prefix): the
+    detector's tensors, named as in the model (under ``prefix``)."""
+    return {prefix + k: v for k, v in detector_tensors(state, prefix).items()}
 
 
 def _model_section(model_cfg: dict[str, Any]) -> dict[str, Any]:
