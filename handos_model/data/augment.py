@@ -30,7 +30,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .schema import LEFT, RIGHT, HandAnnotation, Sample, box_from_points
+from .schema import LEFT, RIGHT, HandAnnotation, Sample
 
 
 @dataclass
@@ -105,6 +105,9 @@ def scale_crop(
 
     ``x' = scale * x + tx``. Joints that leave the image get visibility 0; hands with too few
     visible joints / too small a box are dropped. ``K`` follows so that projection stays exact.
+    The box goes through the same map as the joints and is clipped to the image: a box tight
+    around the projected mesh stays tight around it (it is not re-fitted on the joints, which
+    would shrink it to the joints' extent, about 0.5-0.75 of the mesh box's area).
     """
     cfg = cfg or AugmentConfig()
     h, w = sample.height, sample.width
@@ -132,8 +135,6 @@ def scale_crop(
             nh.visibility = (vis * inside).astype(np.float32)
             if nh.visibility.sum() < cfg.min_visible_joints:
                 continue
-            nh.box = box_from_points(j, nh.visibility)
-            nh.box = np.array([max(nh.box[0], 0), max(nh.box[1], 0), min(nh.box[2], w - 1), min(nh.box[3], h - 1)], np.float32)
         if min(nh.box[2] - nh.box[0], nh.box[3] - nh.box[1]) < cfg.min_box_size:
             continue
         hands.append(nh)
