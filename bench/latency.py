@@ -62,8 +62,8 @@ GOAL_RATIO_H1 = 2.0
 
 def _bench_synth_config(n_hands: int):
     """Scenes with visible, unoccluded hands: MediaPipe gets a fair chance to find all of them."""
+    from handos_model.synth.config import SynthConfig
     from handos_model.synth.render import MAX_HANDS
-    from handos_model.synth.scene import SynthConfig
 
     return SynthConfig(width=WIDTH, height=HEIGHT, num_hands=max(1, min(n_hands, MAX_HANDS)), min_height_frac=0.15,
                        occluder_prob=0.0)
@@ -78,15 +78,10 @@ def _add_hands(scene, n_total: int, rng: np.random.Generator, cfg, model) -> boo
     """
     from handos_model.data.schema import LEFT, RIGHT
     from handos_model.synth.appearance import sample_material
+    from handos_model.synth.geometry import box_overlap, points_box
+    from handos_model.synth.placement import place_hand, sample_hand_size, sample_orientation
     from handos_model.synth.render import MAX_HANDS, project
-    from handos_model.synth.scene import (
-        HandInstance,
-        box_overlap,
-        place_hand,
-        points_box,
-        sample_hand_size,
-        sample_orientation,
-    )
+    from handos_model.synth.scene import HandInstance
 
     K = scene.K.astype(np.float64)
     boxes = [points_box(project(h.verts_hand @ h.rotation.T + h.cam_t, K)) for h in scene.hands]
@@ -132,7 +127,9 @@ def render_frame(seed: int, index: int, n_hands: int, model):
 
     Returns ``(image RGB uint8 (480, 640, 3), K (3, 3) float32)``.
     """
-    from handos_model.synth.scene import render_scene, sample_rng, sample_scene
+    from handos_model.synth.compose import render_scene
+    from handos_model.synth.generate import sample_rng
+    from handos_model.synth.scene import sample_scene
 
     rng = sample_rng(seed, index)
     cfg = _bench_synth_config(n_hands)

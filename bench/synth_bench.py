@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from handos_model.data.schema import Sample  # noqa: E402
 from handos_model.hand.hand_model import load_hand_model  # noqa: E402
 from handos_model.hand.topology import SKELETON_PARENTS  # noqa: E402
-from handos_model.synth.scene import SynthConfig, easy_config, render_sample  # noqa: E402
+from handos_model.synth.config import SynthConfig, easy_config  # noqa: E402
+from handos_model.synth.generate import render_sample  # noqa: E402
 
 _W: dict = {}
 

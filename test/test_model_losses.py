@@ -257,7 +257,7 @@ def test_the_paper_terms_barely_separate_a_hand_from_its_palm_back_twin() -> Non
     """Why loss_side exists: a camera-facing hand and its depth flip (the other side seen from the
     other face) share a silhouette; the normal term scores the flip like a few mm of vertex noise."""
     from handos_model.hand.hand_model import load_open_hand
-    from handos_model.synth.scene import R_PALM_VIEW
+    from handos_model.synth.placement import R_PALM_VIEW
 
     model = load_open_hand()
     v, _ = model.forward(model.sample_pose(np.random.default_rng(0), n=50))

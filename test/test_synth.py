@@ -14,15 +14,11 @@ from handos_model.hand.hand_model import load_hand_model
 from handos_model.hand.handedness import side_from_normals
 from handos_model.synth.camera_stream import SyntheticCamera
 from handos_model.synth.cli import main as synth_main
+from handos_model.synth.compose import render_scene
+from handos_model.synth.config import SynthConfig
+from handos_model.synth.generate import render_sample, sample_rng
 from handos_model.synth.render import project
-from handos_model.synth.scene import (
-    Occluder,
-    SynthConfig,
-    render_sample,
-    render_scene,
-    sample_rng,
-    sample_scene,
-)
+from handos_model.synth.scene import Occluder, sample_scene
 
 
 @pytest.fixture(scope="module")

@@ -213,7 +213,7 @@ class SyntheticDataset:
 
 
 def _make_config(config: Any = None, **overrides: Any):
-    from ..synth.scene import SynthConfig
+    from ..synth.config import SynthConfig
 
     if config is None:
         cfg = SynthConfig()
@@ -241,7 +241,7 @@ class SyntheticOnTheFly:
         jpeg_quality: pass images through this JPEG quality (as the on-disk format does), or
             None to keep the raw render.
         easy_fraction: probability in [0, 1] that a sample is rendered with the config's easy
-            variant (``synth.scene.easy_variant``: one big, well-lit hand on a plain background,
+            variant (``synth.config.easy_variant``: one big, well-lit hand on a plain background,
             image size and camera ranges kept). Which samples are easy depends only on
             ``(seed, index)``. A curriculum knob: the node's typical input (a hand or two held in
             front of the camera) is closer to the easy scenes than to the cluttered ones.
@@ -252,7 +252,7 @@ class SyntheticOnTheFly:
     def __init__(self, seed: int = 0, length: int = 1000, config: Any = None,
                  jpeg_quality: int | None = DEFAULT_JPEG_QUALITY, easy_fraction: float = 0.0,
                  **overrides: Any) -> None:
-        from ..synth.scene import easy_variant
+        from ..synth.config import easy_variant
 
         self.seed = int(seed)
         self.length = int(length)
@@ -293,7 +293,7 @@ class SyntheticOnTheFly:
     def __getitem__(self, index: int) -> Sample:
         if not 0 <= index < self.length:
             raise IndexError(index)
-        from ..synth.scene import render_sample
+        from ..synth.generate import render_sample
 
         s = render_sample(self.seed, index, self.config_of(index), self.model)
         if self.jpeg_quality:

@@ -8,14 +8,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-
-def random_color(rng: np.random.Generator, sat: tuple[float, float] = (0.0, 1.0), val: tuple[float, float] = (0.1, 1.0)) -> np.ndarray:
-    """A random RGB colour (3,) float in [0, 255] from HSV ranges."""
-    h = rng.uniform(0, 180)
-    s = rng.uniform(*sat) * 255
-    v = rng.uniform(*val) * 255
-    hsv = np.array([[[h, s, v]]], np.float32)
-    return cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
+from .colors import random_color, sample_skin
 
 
 def value_noise(rng: np.random.Generator, h: int, w: int, octaves: int = 4, base: int = 4, persistence: float = 0.55) -> np.ndarray:
@@ -135,8 +128,6 @@ def room(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
 
 def skin_blobs(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
     """Skin-coloured distractor blobs (so colour alone does not mean 'hand')."""
-    from .appearance import sample_skin
-
     h, w = img.shape[:2]
     out = img.copy()
     for _ in range(int(rng.integers(1, 4))):

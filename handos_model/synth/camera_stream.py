@@ -21,17 +21,13 @@ from ..data.schema import LEFT, RIGHT, Sample
 from ..hand.hand_model import HandModel, load_hand_model
 from .appearance import Material, sample_lighting, sample_material
 from .background import random_background
-from .scene import (
-    Forearm,
-    HandInstance,
-    PostFx,
-    Scene,
-    SynthConfig,
-    easy_config,
-    render_scene,
-    rot,
-    sample_orientation,
-)
+from .body import Forearm
+from .camera_fx import PostFx
+from .compose import render_scene
+from .config import SynthConfig, easy_config
+from .geometry import rot
+from .placement import sample_orientation
+from .scene import HandInstance, Scene
 
 
 def _log_rot(R: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..data.synthetic import DEFAULT_JPEG_QUALITY, prepare_dir, write_meta, write_sample
-from .scene import SynthConfig, easy_config
+from .config import SynthConfig, easy_config
 
 _STATE: dict = {}
 
@@ -44,7 +44,7 @@ def _init_worker(root: str, seed: int, cfg: SynthConfig, quality: int) -> None:
 
 
 def _work(index: int) -> int:
-    from .scene import render_sample
+    from .generate import render_sample
 
     st = _STATE
     s = render_sample(st["seed"], index, st["cfg"], st["model"])

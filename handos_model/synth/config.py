@@ -1,0 +1,46 @@
+"""What the random scenes look like: ``SynthConfig`` and its easy variant."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass
+class SynthConfig:
+    """What the random scenes look like. ``None`` sizes mean random per image."""
+
+    width: int | None = None
+    height: int | None = None
+    min_side: int = 240
+    max_side: int = 640
+    num_hands: int | None = None  # fixed number, else drawn from hands_probs
+    hands_probs: tuple[float, ...] = (0.45, 0.32, 0.15, 0.08)
+    min_height_frac: float = 0.05  # hand size relative to image height
+    max_height_frac: float = 0.8
+    focal_range: tuple[float, float] = (0.6, 1.6)  # fx / width
+    depth_range: tuple[float, float] = (0.2, 2.0)  # wrist z in metres
+    occluder_prob: float = 0.35
+    forearm_prob: float = 0.85
+    sleeve_prob: float = 0.5
+    shadow_prob: float = 0.3
+    uniform_rotation_prob: float = 0.2
+    jpeg_prob: float = 0.5
+    blur_prob: float = 0.3
+    noise_prob: float = 0.5
+    easy: bool = False  # one big, well-lit hand on a plain background, no effects
+    hand_model: str = "open"
+
+
+# the SynthConfig fields that make a scene "easy": one big, well-lit hand on a plain background
+EASY_FIELDS: dict = dict(num_hands=1, min_height_frac=0.4, max_height_frac=0.7, occluder_prob=0.0, forearm_prob=1.0,
+                         sleeve_prob=0.0, shadow_prob=0.0, uniform_rotation_prob=0.0, jpeg_prob=0.0,
+                         blur_prob=0.0, noise_prob=0.0, easy=True)
+
+
+def easy_config(**kw) -> SynthConfig:
+    return SynthConfig(**{**EASY_FIELDS, **kw})
+
+
+def easy_variant(cfg: SynthConfig) -> SynthConfig:
+    """``cfg`` with the easy fields set (image size, depth, focal range and hand model kept)."""
+    return SynthConfig(**{**asdict(cfg), **EASY_FIELDS})
