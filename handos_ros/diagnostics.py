@@ -1,6 +1,7 @@
 """The node's /diagnostics status (diagnostic_updater FrequencyStatus + TimeStampStatus style).
 
-One DiagnosticStatus named ``<node name>: pipeline`` per tick (about 1 Hz), with:
+One DiagnosticStatus named ``/<namespace>/<node name>: pipeline`` per tick (every
+``diagnostics_period`` seconds, :mod:`handos_ros.node_diagnostics`), with:
 
 | key | meaning |
 |---|---|
@@ -16,8 +17,9 @@ One DiagnosticStatus named ``<node name>: pipeline`` per tick (about 1 Hz), with
 | stamps backwards, worker errors | cumulative |
 
 Level: ERROR when the model is untrained (default weights missing) or the worker raised
-since the last tick; WARN when active but no image arrived for 3 s, or frames were refused
-in the window; OK otherwise.
+since the last tick; WARN when active (and ``enable`` true) but no image arrived for 3 s, or
+frames were refused in the window; OK otherwise (message ``disabled (enable=false)`` while an
+active node ignores its input on purpose).
 """
 
 from __future__ import annotations
@@ -41,8 +43,12 @@ def pipeline_status(
     active: bool,
     problems: list[str],
     errors: list[str],
+    enabled: bool = True,
 ) -> DiagnosticStatus:
-    """Build the status; ``problems`` are WARN-level messages, ``errors`` ERROR-level ones."""
+    """Build the status; ``problems`` are WARN-level messages, ``errors`` ERROR-level ones.
+
+    ``enabled`` False (the ``enable`` parameter): no input is expected, so its absence is no problem.
+    """
     values = dict(info)
     values.update(
         {
@@ -69,7 +75,7 @@ def pipeline_status(
     status = DiagnosticStatus(name=name, hardware_id=hardware_id)
     status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
     problems = list(problems)
-    if active and snap.seconds_since_input > 3.0:
+    if active and enabled and snap.seconds_since_input > 3.0:
         problems.append("no image received for 3 s")
     if snap.rejected_in_window:
         problems.append(f"{snap.rejected_in_window} frames refused in the last {snap.window_s:.0f} s")
@@ -81,7 +87,8 @@ def pipeline_status(
         status.message = "; ".join(problems)
     else:
         status.level = DiagnosticStatus.OK
-        status.message = f"processing {snap.processed_hz:.1f} Hz" if active else "inactive"
+        status.message = ("inactive" if not active else f"processing {snap.processed_hz:.1f} Hz" if enabled
+                          else "disabled (enable=false)")
     return status
 
 
