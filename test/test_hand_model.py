@@ -68,7 +68,7 @@ def test_regressor_and_weights(model: HandModel) -> None:
     assert R.shape == (21, model.num_vertices)
     np.testing.assert_allclose(R.sum(1), 1.0, atol=1e-5)
     assert R.min() >= 0
-    from handos_model.hand.build_open_hand import rest_skeleton
+    from handos_model.hand.open_hand_skeleton import rest_skeleton
 
     rest = rest_skeleton(HandParams())["joints"]
     assert np.abs(np.linalg.norm(R @ model.template - rest, axis=1)).max() < 1e-3

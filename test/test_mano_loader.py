@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from handos_model.hand.hand_model import KEYPOINT_OF_JOINT, load_hand_model
+from handos_model.hand.hand_model import load_hand_model
 from handos_model.hand.mano import MANO_TIP_VERTICES, OURS_FROM_MANO, load_mano_dict
 from handos_model.hand.safe_unpickle import UnsafePickleError, restricted_load
+from handos_model.hand.topology import KEYPOINT_OF_JOINT
 
 V_FAKE = 800
 MANO_KINTREE = np.array([[4294967295, 0, 1, 2, 0, 4, 5, 0, 7, 8, 0, 10, 11, 0, 13, 14], list(range(16))], dtype=np.int64)

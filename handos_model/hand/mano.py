@@ -21,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .build_open_hand import JOINT_LIMITS, KEYPOINT_OF_JOINT, joint_frames
-from .hand_model import HandModel
+from .lbs import HandModel
 from .safe_unpickle import restricted_load
+from .skeleton import JOINT_LIMITS, joint_frames
+from .topology import KEYPOINT_OF_JOINT
 
 MANO_TIP_VERTICES = {"thumb": 744, "index": 320, "middle": 443, "ring": 554, "little": 671}
 # our joint j (wrist, thumb1-3, index1-3, middle1-3, ring1-3, little1-3) <- MANO joint

@@ -27,6 +27,10 @@ JOINT_NAMES: tuple[str, ...] = (
 NUM_KEYPOINTS = len(JOINT_NAMES)
 FINGERTIPS = (4, 8, 12, 16, 20)
 
+# The 16 articulated joints of a hand model (the keypoints without the fingertips: 0 wrist,
+# 1-3 thumb CMC/MCP/IP, 4-6 index MCP/PIP/DIP, 7-9 middle, 10-12 ring, 13-15 little) -> keypoint index.
+KEYPOINT_OF_JOINT = np.array([0, 1, 2, 3, 5, 6, 7, 9, 10, 11, 13, 14, 15, 17, 18, 19], dtype=np.int64)
+
 # Parent of each keypoint in the 21-keypoint skeleton (for drawing bones).
 SKELETON_PARENTS: tuple[int, ...] = (
     -1,
