@@ -34,9 +34,27 @@ def test_asset_is_reproducible_and_small(model: HandModel) -> None:
     data = build(HandParams())
     np.testing.assert_array_equal(data["faces"], model.faces)
     np.testing.assert_allclose(data["template"], model.template, atol=1e-7)
+    np.testing.assert_allclose(data["joint_regressor"], model.joint_regressor, atol=1e-6)
+    np.testing.assert_allclose(data["weights"], model.weights, atol=1e-7)
     from handos_model.hand.hand_model import open_hand_path
 
     assert open_hand_path().stat().st_size < 2_000_000
+
+
+@pytest.mark.parametrize("base", [HandParams(), HandParams(detail=0), HandParams(detail=2, finger_ring=10)])
+def test_faces_do_not_hinge_on_float_noise(base: HandParams) -> None:
+    """The faces are decided combinatorially, not by the last bits of a float: a dimension moved by
+    1e-12 (far below any CPU's float differences that matter, far above their noise on symmetric
+    quads) must give the same triangles. Before the tie rule, 4-94 face rows moved here."""
+    from dataclasses import replace
+
+    from handos_model.hand.open_hand_mesh import build_geometry
+
+    faces = build_geometry(base)["faces"]
+    for field in ("palm_width", "palm_length", "finger_length", "finger_thickness"):
+        for eps in (1e-12, -1e-12, 1e-10):
+            moved = build_geometry(replace(base, **{field: getattr(base, field) * (1 + eps)}))["faces"]
+            np.testing.assert_array_equal(moved, faces, err_msg=f"{field} x (1 + {eps})")
 
 
 def test_detail_parameter_changes_vertex_count() -> None:

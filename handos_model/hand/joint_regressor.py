@@ -8,6 +8,8 @@ from scipy.optimize import nnls
 from .skeleton import JOINT_PARENTS
 from .topology import FINGERTIPS, KEYPOINT_OF_JOINT
 
+DISTANCE_QUANTUM_M = 1e-9  # vertex-joint distances are compared at this resolution (1 nm)
+
 
 def fit_joint_regressor(
     vertices: np.ndarray, joints21: np.ndarray, tips: np.ndarray, weights: np.ndarray, k: int = 32
@@ -30,7 +32,8 @@ def fit_joint_regressor(
         allowed = [j16] + ([int(JOINT_PARENTS[j16])] if JOINT_PARENTS[j16] >= 0 else [])
         cand = np.nonzero((weights[:, allowed].sum(1) > 0.99) & (weights[:, j16] > 0.0))[0]
         d = np.linalg.norm(vertices[cand] - joints21[kk], axis=1)
-        nb = cand[np.argsort(d)[:k]]
+        # nearest first; equal distances (mirror-symmetric vertices) in index order, not by float noise
+        nb = cand[np.lexsort((cand, np.round(d / DISTANCE_QUANTUM_M)))[:k]]
         A = vertices[nb].T  # (3, k)
         # invariance: the joint must not move when it rotates itself, i.e. the weighted
         # offsets of the vertices that follow the joint cancel: sum a_v w_j(v) (v - J) = 0

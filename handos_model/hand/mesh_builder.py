@@ -6,6 +6,12 @@ import numpy as np
 
 from .skeleton import normalize
 
+# Diagonals of a quad that differ by less than this (relative) are a tie, split a-c. Many quads of
+# the hand are symmetric (rings are mirror-symmetric), so their diagonals are equal and only float
+# noise (another CPU's sin/cos, a different summation order) would decide: the faces would depend
+# on the machine. Symmetric quads differ by < 1e-14, the closest real decision by > 1e-6.
+DIAGONAL_TIE_RTOL = 1e-9
+
 
 class MeshBuilder:
     """Vertices with per-vertex skinning (joint -> weight) and triangles, grown ring by ring."""
@@ -24,9 +30,10 @@ class MeshBuilder:
         return np.arange(start, start + len(np.atleast_2d(pts)))
 
     def quad(self, a: int, b: int, c: int, d: int) -> None:
-        """Quad a-b-c-d (in order around it), split along its shorter diagonal."""
+        """Quad a-b-c-d (in order around it), split along its shorter diagonal, a-c when the two
+        are equally long within ``DIAGONAL_TIE_RTOL`` (see there)."""
         va, vb, vc, vd = (self.verts[i] for i in (a, b, c, d))
-        if np.linalg.norm(va - vc) <= np.linalg.norm(vb - vd):
+        if np.linalg.norm(va - vc) <= np.linalg.norm(vb - vd) * (1.0 + DIAGONAL_TIE_RTOL):
             self.faces += [(a, b, c), (a, c, d)]
         else:
             self.faces += [(a, b, d), (b, c, d)]
