@@ -148,8 +148,7 @@ def configure_stage(model: nn.Module, stage: int) -> None:
     for p in model.parameters():
         p.requires_grad_(stage != 0)
     if found is not None:
-        for p in found[1].parameters():
-            p.requires_grad_(stage == 0)
+        found[1].set_trainable(stage == 0)
 
 
 def set_train_mode(model: nn.Module, stage: int) -> None:

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..hand.coarse_mesh import CoarseMesh
 from ..hand.topology import HandTopology
 from .box_ops import inverse_sigmoid
 from .camera import decode_camera_translation, project_points, regress_joints
@@ -106,6 +107,11 @@ class HandDecoder(nn.Module):
         template_view: orientation of the vertex head's starting mesh (:data:`TEMPLATE_VIEWS`).
         identity_embed_std: init std of the lifting's per-token identity embedding.
         query_dim: width of the detector's queries (default d_model).
+        coarse: coarse vertex tokens (:mod:`handos_model.hand.coarse_mesh`): the decoder carries
+            C vertex tokens and ``V = template + U (vertex_scale * FFN(Q^V_c))`` gives all V
+            vertices; None = one token per vertex (the paper).
+        vertex_points: deformable sampling points per head and level of the vertex tokens
+            (None = ``num_points``, one attention for all tokens as in the paper).
     """
 
     def __init__(
@@ -126,6 +132,8 @@ class HandDecoder(nn.Module):
         template_view: str = "rest",
         identity_embed_std: float = 0.1,
         query_dim: int | None = None,
+        coarse: CoarseMesh | None = None,
+        vertex_points: int | None = None,
     ):
         super().__init__()
         num_joints = int(topology.joint_regressor.shape[0])
@@ -138,11 +146,18 @@ class HandDecoder(nn.Module):
         self.num_interactive_layers = num_interactive_layers if lifting else 0
         self.hand_size_m = hand_size_m
         self.vertex_scale = vertex_scale
+        skinning = np.asarray(topology.skinning_weights_21)
+        if coarse is not None:
+            skinning = skinning[np.asarray(coarse.indices)]
+            self.register_buffer("coarse_indices", torch.as_tensor(np.asarray(coarse.indices), dtype=torch.long))
+            self.register_buffer("vertex_upsampling", torch.as_tensor(np.asarray(coarse.upsampling), dtype=torch.float32))
+        else:
+            self.coarse_indices = None
+            self.vertex_upsampling = None
+        self.num_vertex_tokens = int(skinning.shape[0])
 
         self.query_expansion = QueryExpansion(d_model, num_joints, joint_box_size, query_dim)
-        self.query_lifting = (
-            QueryLifting(d_model, topology.skinning_weights_21, identity_embed_std) if lifting else None
-        )
+        self.query_lifting = QueryLifting(d_model, skinning, identity_embed_std) if lifting else None
         self.ref_point_head = MLP(2 * d_model, d_model, d_model, num_layers=2)
         common = dict(
             d_model=d_model,
@@ -152,7 +167,8 @@ class HandDecoder(nn.Module):
             num_points=num_points,
             ffn_dim=ffn_dim,
             num_joints=num_joints,
-            num_vertices=num_vertices,
+            num_vertices=self.num_vertex_tokens,
+            vertex_points=vertex_points,
         )
         kinds = ["2d"] * self.num_2d_layers + ["interactive"] * self.num_interactive_layers
         self.layers: nn.ModuleList = nn.ModuleList(build_layer(k, **common) for k in kinds)
@@ -180,7 +196,8 @@ class HandDecoder(nn.Module):
     def empty_outputs(self, device: torch.device | str) -> dict[str, list[Tensor]]:
         """What :meth:`forward` returns for K = 0 instances, without running any layer."""
         nj, nv = self.num_joints, self.num_vertices
-        n2d, n3d = self.num_2d_layers + self.num_interactive_layers, self.num_interactive_layers
+        n2d = self.num_2d_layers + self.num_interactive_layers
+        n3d = self.num_interactive_layers if self.training else min(1, self.num_interactive_layers)
         z = lambda *shape: torch.zeros(0, *shape, device=device)  # noqa: E731
         return {
             "pred_joints_2d": [z(nj, 2) for _ in range(n2d)],
@@ -211,7 +228,8 @@ class HandDecoder(nn.Module):
             image_size: S.
 
         Returns:
-            dict of per-layer lists (index = layer; 3D lists cover the interactive layers only):
+            dict of per-layer lists (index = layer; 3D lists cover the interactive layers only,
+            and in eval mode only the last layer):
             ``pred_joints_2d`` [(K, J, 2) network pixels], ``pred_vertices`` [(K, V, 3) m, wrist-relative],
             ``pred_joints_3d`` [(K, J, 3) m, wrist-relative], ``pred_cam_t`` [(K, 3) m],
             ``pred_joints_proj`` [(K, J, 2) network pixels].
@@ -244,9 +262,14 @@ class HandDecoder(nn.Module):
             joint_refs = torch.cat([centre, refs[:, :nj, 2:]], dim=-1).detach()
             refs = torch.cat([joint_refs, refs[:, nj:]], dim=1)
 
-            if i >= self.num_2d_layers:
+            # 3D heads: every interactive layer in training (deep supervision); at inference
+            # only the last one, the one the output reads.
+            if i >= self.num_2d_layers and (self.training or i == len(self.layers) - 1):
                 k = i - self.num_2d_layers
-                verts = self.template[None] + self.vertex_scale * self.vertex_heads[k](queries[:, nj:-1])
+                offsets = self.vertex_scale * self.vertex_heads[k](queries[:, nj:-1])
+                if self.vertex_upsampling is not None:
+                    offsets = torch.einsum("vc,kcd->kvd", self.vertex_upsampling, offsets)
+                verts = self.template[None] + offsets
                 cam_t = decode_camera_translation(
                     self.camera_heads[k](queries[:, -1]),
                     refs[:, -1, :2],

@@ -12,6 +12,7 @@ cross-attention, FFN.
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from .deformable_attention import MSDeformAttn
@@ -70,17 +71,59 @@ class Canonical2DLayer(DecoderLayer):
 
 
 class InteractiveLayer(DecoderLayer):
-    """Fig. 3(b): hierarchical self-attention over ``[J^2D (J), V (V), t (1)]`` of each hand."""
+    """Fig. 3(b): hierarchical self-attention over ``[J^2D (J), V (V), t (1)]`` of each hand.
 
-    def __init__(self, *args, num_joints: int, num_vertices: int, **kwargs):
+    The mask of Fig. 8(c) is computed as two unmasked attentions
+    (:meth:`MaskedSelfAttention.forward_camera_apart`, same result). With ``vertex_points``
+    set, the V vertex tokens sample ``F^GD`` with their own, smaller deformable attention
+    (``vertex_points`` points per head and level, values shared with the joint/camera tokens'
+    attention): neighbouring vertices sample nearly the same places, so 48 samples per vertex
+    token (4 heads x 3 levels x 4 points) are mostly duplicates (docs/model.md).
+    """
+
+    def __init__(self, *args, num_joints: int, num_vertices: int, vertex_points: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.num_joints = num_joints
+        self.num_vertices = num_vertices
         self.num_tokens = num_joints + num_vertices + 1
         self.register_buffer("mask", hierarchical_attention_mask(num_joints, num_vertices), persistent=False)
+        self.cross_attn_vertex = None
+        if vertex_points is not None:
+            ca = self.cross_attn
+            self.cross_attn_vertex = MSDeformAttn(
+                ca.d_model, 0, ca.num_levels, ca.num_heads, vertex_points, value_proj=False
+            )
 
     def attention_mask(self, num_tokens: int) -> Tensor | None:
         if num_tokens != self.num_tokens:
             raise ValueError(f"interactive layer expects {self.num_tokens} tokens per hand, got {num_tokens}")
         return self.mask
+
+    def forward(
+        self,
+        queries: Tensor,
+        pos: Tensor,
+        refs: Tensor,
+        features: Tensor,
+        batch_index: Tensor,
+        spatial_shapes: list[tuple[int, int]],
+    ) -> Tensor:
+        """Same contract as :meth:`DecoderLayer.forward`, with ``N = J + V + 1``."""
+        self.attention_mask(queries.shape[1])
+        queries = self.norm1(queries + self.self_attn.forward_camera_apart(queries, pos))
+        value = self.cross_attn.project_value(features)
+        q = queries + pos
+        if self.cross_attn_vertex is None:
+            cross = self.cross_attn(q, refs, value, batch_index, spatial_shapes)
+        else:
+            nj, nv = self.num_joints, self.num_vertices
+            jt = torch.cat([q[:, :nj], q[:, nj + nv :]], dim=1)
+            jt_refs = torch.cat([refs[:, :nj], refs[:, nj + nv :]], dim=1)
+            out_jt = self.cross_attn(jt, jt_refs, value, batch_index, spatial_shapes)
+            out_v = self.cross_attn_vertex(q[:, nj : nj + nv], refs[:, nj : nj + nv], value, batch_index, spatial_shapes)
+            cross = torch.cat([out_jt[:, :nj], out_v, out_jt[:, nj:]], dim=1)
+        queries = self.norm2(queries + cross)
+        return self.norm3(queries + self.ffn(queries))
 
 
 def build_layer(kind: str, **kwargs) -> DecoderLayer:
@@ -88,6 +131,7 @@ def build_layer(kind: str, **kwargs) -> DecoderLayer:
     if kind == "2d":
         kwargs.pop("num_joints", None)
         kwargs.pop("num_vertices", None)
+        kwargs.pop("vertex_points", None)
         return Canonical2DLayer(**kwargs)
     if kind == "interactive":
         return InteractiveLayer(**kwargs)

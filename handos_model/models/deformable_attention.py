@@ -63,7 +63,10 @@ class MSDeformAttn(nn.Module):
         num_points: P sampling points per head and level.
     """
 
-    def __init__(self, d_model: int, value_dim: int, num_levels: int, num_heads: int = 4, num_points: int = 4):
+    def __init__(
+        self, d_model: int, value_dim: int, num_levels: int, num_heads: int = 4, num_points: int = 4,
+        value_proj: bool = True,
+    ):
         super().__init__()
         if d_model % num_heads != 0:
             raise ValueError(f"d_model {d_model} must be divisible by num_heads {num_heads}")
@@ -73,7 +76,8 @@ class MSDeformAttn(nn.Module):
         self.num_points = num_points
         self.sampling_offsets = nn.Linear(d_model, num_heads * num_levels * num_points * 2)
         self.attention_weights = nn.Linear(d_model, num_heads * num_levels * num_points)
-        self.value_proj = nn.Linear(value_dim, d_model)
+        # value_proj=False: the values come from another module's ``project_value`` (shared)
+        self.value_proj = nn.Linear(value_dim, d_model) if value_proj else None
         self.output_proj = nn.Linear(d_model, d_model)
         self._reset_parameters()
 
@@ -89,8 +93,9 @@ class MSDeformAttn(nn.Module):
             self.sampling_offsets.bias.copy_(grid.reshape(-1))
         nn.init.constant_(self.attention_weights.weight, 0.0)
         nn.init.constant_(self.attention_weights.bias, 0.0)
-        nn.init.xavier_uniform_(self.value_proj.weight)
-        nn.init.constant_(self.value_proj.bias, 0.0)
+        if self.value_proj is not None:
+            nn.init.xavier_uniform_(self.value_proj.weight)
+            nn.init.constant_(self.value_proj.bias, 0.0)
         nn.init.xavier_uniform_(self.output_proj.weight)
         nn.init.constant_(self.output_proj.bias, 0.0)
 

@@ -74,6 +74,14 @@ class Detector(nn.Module):
         self.register_buffer("pixel_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("pixel_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
+    def set_trainable(self, trainable: bool) -> None:
+        """Training stage set-up: ``requires_grad`` of the parameters a detector stage trains.
+
+        Adapters with pre-trained parts that stay frozen in every stage (the ImageNet backbone
+        of ``detector_lite``) override this to keep them frozen.
+        """
+        self.requires_grad_(trainable)
+
     def normalize(self, images: Tensor) -> Tensor:
         """(B, 3, S, S) in ``[0, 1]`` -> ImageNet-normalised."""
         return (images - self.pixel_mean) / self.pixel_std

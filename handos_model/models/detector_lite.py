@@ -53,12 +53,20 @@ class FrozenLite0(nn.Module):
         return SimpleNamespace(feature_maps=tuple(self.body(pixel_values)))
 
 
-def lite_rtdetr_config(hidden_expansion: float = 0.5, **kwargs: Any) -> RTDetrConfig:
-    """:func:`.detector_tiny.tiny_rtdetr_config` with Lite0's stage widths and a thinner CSP."""
+def lite_rtdetr_config(encoder_hidden_dim: int = 64, hidden_expansion: float = 1.0, **kwargs: Any) -> RTDetrConfig:
+    """:func:`.detector_tiny.tiny_rtdetr_config` with Lite0's stage widths.
+
+    ``encoder_hidden_dim``: width of the hybrid encoder (AIFI + CCFM), below ``d_model`` to keep
+    it cheap (its stride-8 CSP blocks dominate the detector's cost after the backbone);
+    ``hidden_expansion``: CSP hidden width / ``encoder_hidden_dim``. The decoder still works at
+    ``d_model``, and so does ``F^e`` (the decoder's input projections widen it).
+    """
     kwargs = {k: v for k, v in kwargs.items() if not k.startswith("backbone_")}
     config = tiny_rtdetr_config(
         backbone_embedding_size=16, backbone_hidden_sizes=[16, *OUT_CHANNELS], backbone_depths=[1, 1, 1, 1], **kwargs
     )
+    config.encoder_hidden_dim = int(encoder_hidden_dim)
+    config.decoder_in_channels = [int(encoder_hidden_dim)] * len(OUT_CHANNELS)
     config.hidden_expansion = float(hidden_expansion)
     config.freeze_backbone_batch_norms = False
     return config
@@ -79,6 +87,11 @@ class LiteRTDetrDetector(TinyRTDetrDetector):
         encoder.model = FrozenLite0(pretrained_backbone)
         encoder.intermediate_channel_sizes = list(OUT_CHANNELS)
         self.backbone_channels = list(OUT_CHANNELS)
+
+    def set_trainable(self, trainable: bool) -> None:
+        """Everything but the ImageNet backbone follows ``trainable``; the backbone never trains."""
+        self.requires_grad_(trainable)
+        self.backbone.requires_grad_(False)
 
     @property
     def backbone(self) -> FrozenLite0:

@@ -118,7 +118,9 @@ class HandOS(nn.Module):
         detector, which is frozen (no gradient, eval mode) as in the paper."""
         self._detector_trainable = stage == 0
         for name, p in self.named_parameters():
-            p.requires_grad_((stage == 0) == name.startswith("detector."))
+            if not name.startswith("detector."):
+                p.requires_grad_(stage != 0)
+        self.detector.set_trainable(stage == 0)  # a pre-trained backbone stays frozen even in stage 0
         self.train(self.training)
 
     def trainable_parameters(self) -> list[nn.Parameter]:

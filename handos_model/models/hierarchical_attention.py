@@ -81,3 +81,26 @@ class MaskedSelfAttention(nn.Module):
         v = self.v_proj(x).view(m, n, h, d // h).transpose(1, 2)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self.out_proj(out.transpose(1, 2).reshape(m, n, d))
+
+    def forward_camera_apart(self, x: Tensor, pos: Tensor) -> Tensor:
+        """The hierarchical mask of Fig. 8(c), computed without a mask (same result).
+
+        The first ``N - 1`` tokens (2D joints and vertices) attend to each other and never to
+        the last one (the camera token), which attends to all ``N``: two unmasked attentions,
+        ``N - 1`` queries over ``N - 1`` keys and one query over ``N`` keys, instead of one
+        masked ``N x N`` attention (cheaper on CPU: no mask tensor, fused kernels apply).
+
+        Args:
+            x: (M, N, d) tokens ``[J^2D, V, t]`` of M hands.  pos: (M, N, d).
+
+        Returns:
+            (M, N, d), equal to ``forward(x, pos, hierarchical_attention_mask(...))``.
+        """
+        m, n, d = x.shape
+        h = self.num_heads
+        q, k = self.qk_proj(x + pos).view(m, n, 2, h, d // h).permute(2, 0, 3, 1, 4)
+        v = self.v_proj(x).view(m, n, h, d // h).transpose(1, 2)
+        out_jv = F.scaled_dot_product_attention(q[:, :, :-1], k[:, :, :-1], v[:, :, :-1])
+        out_t = F.scaled_dot_product_attention(q[:, :, -1:], k, v)
+        out = torch.cat([out_jv, out_t], dim=2)
+        return self.out_proj(out.transpose(1, 2).reshape(m, n, d))
