@@ -32,6 +32,7 @@ from handos_model.hand.hand_model import load_hand_model  # noqa: E402
 from handos_model.hand.topology import SKELETON_PARENTS  # noqa: E402
 from handos_model.synth.config import SynthConfig, easy_config  # noqa: E402
 from handos_model.synth.generate import render_sample  # noqa: E402
+from handos_model.synth.person_sprites import sprite_bank  # noqa: E402
 
 _W: dict = {}
 
@@ -40,6 +41,7 @@ def _init(size: int) -> None:
     cv2.setNumThreads(1)
     _W["cfg"] = SynthConfig(width=size, height=size)
     _W["model"] = load_hand_model("open")
+    sprite_bank()  # the per-process sprites (built once, ~1 s): not part of the per-image cost
 
 
 def _render(i: int) -> float:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -20,6 +20,7 @@ class Material:
     specular: float = 0.08
     shininess: float = 12.0
     texture_scale: float = 0.05  # strength of the screen-space skin mottling
+    held: np.ndarray = field(default_factory=lambda: np.full(3, 0.5, np.float32))  # colour of a held object
 
 
 def sample_material(rng: np.random.Generator, melanin: float | None = None) -> Material:

@@ -1,5 +1,9 @@
 """Procedural backgrounds and textures (uint8 RGB), cheap enough for >100 images/s.
 
+``random_background`` picks a room (``rooms.room``: walls, floors, furniture, windows, text)
+or a texture field (value noise, gradients, stripes, shapes), sometimes blends two, adds
+skin-coloured blobs and defocus.
+
 Every generator takes a ``numpy.random.Generator`` and is deterministic given it.
 """
 
@@ -9,6 +13,7 @@ import cv2
 import numpy as np
 
 from .colors import random_color, sample_skin
+from .rooms import room
 
 
 def value_noise(rng: np.random.Generator, h: int, w: int, octaves: int = 4, base: int = 4, persistence: float = 0.55) -> np.ndarray:
@@ -110,22 +115,6 @@ def shapes(rng: np.random.Generator, h: int, w: int, base: np.ndarray | None = N
     return img.astype(np.float32)
 
 
-def room(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """Wall + floor/table split with a few furniture-like rectangles and soft light falloff."""
-    img = np.empty((h, w, 3), np.float32)
-    split = int(rng.uniform(0.35, 0.85) * h)
-    wall, floor = random_color(rng, (0, 0.4), (0.3, 0.95)), random_color(rng, (0, 0.6), (0.15, 0.8))
-    img[:split] = wall
-    img[split:] = floor
-    img = shapes(rng, h, w, base=img, n=int(rng.integers(1, 6)))
-    f = 4
-    yy, xx = _grid(max(2, h // f), max(2, w // f))
-    cx, cy = rng.uniform(0, w) / f, rng.uniform(-0.3 * h, 0.5 * h) / f
-    fall = 1.0 - 0.5 * np.clip(np.sqrt((xx - cx) ** 2 + (yy - cy) ** 2) / (1.2 * max(h, w) / f), 0, 1)
-    fall = cv2.resize(fall.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
-    return img * fall[..., None]
-
-
 def skin_blobs(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
     """Skin-coloured distractor blobs (so colour alone does not mean 'hand')."""
     h, w = img.shape[:2]
@@ -149,13 +138,13 @@ def random_background(rng: np.random.Generator, h: int, w: int, plain: bool = Fa
         else:
             img = gradient(rng, h, w) * 0.6 + 0.4 * random_color(rng, (0.0, 0.3), (0.3, 0.8))
         return np.clip(img, 0, 255).astype(np.uint8)
-    if half_res and max(h, w) > 256 and rng.random() < 0.7:  # most: half resolution, upsampled (cheaper)
+    if half_res and max(h, w) > 256 and rng.random() < 0.5:  # half resolution, upsampled (cheaper, softer)
         small = random_background(rng, (h + 1) // 2, (w + 1) // 2, half_res=False)
         return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-    weights = np.array([0.25, 0.12, 0.15, 0.23, 0.25])
+    weights = np.array([0.12, 0.08, 0.1, 0.15, 0.55])
     g = GENERATORS[int(rng.choice(len(GENERATORS), p=weights))]
     img = g(rng, h, w)
-    if rng.random() < 0.4:
+    if rng.random() < 0.25:
         g2 = GENERATORS[int(rng.choice(len(GENERATORS), p=weights))]
         a = rng.uniform(0.2, 0.6)
         img = (1 - a) * img + a * g2(rng, h, w)

@@ -54,7 +54,7 @@ def face_attributes(model: HandModel) -> np.ndarray:
 _TUBE_CACHE: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
 
-def _tube_faces(n_rings: int, n_around: int) -> tuple[np.ndarray, np.ndarray]:
+def tube_faces(n_rings: int, n_around: int) -> tuple[np.ndarray, np.ndarray]:
     """Faces of a capped tube (rings then start/end centre vertices) and the ring index of each face."""
     key = (n_rings, n_around)
     if key not in _TUBE_CACHE:
@@ -85,6 +85,8 @@ def forearm_mesh(fa: Forearm, scale: float, n_around: int = 14) -> tuple[np.ndar
     e2 = fa.bend @ np.array([0.0, 0.0, 1.0])
     start = np.array([0.0, 0.004, 0.0]) * scale
     ts = np.array([0.0, 0.03, 0.08, 0.16, 0.26, 0.36, 0.45]) * scale
+    if fa.length > max(ts[-1] + 0.05, 0.5):  # an arm that goes on: rings every 10 cm, the last at its end
+        ts = np.concatenate([ts, np.arange(ts[-1] + 0.1, fa.length, 0.1), [fa.length]])
     ts = ts[ts <= fa.length + 1e-9]
     if len(ts) < 2:
         ts = np.array([0.0, max(fa.length, 0.02)])
@@ -99,7 +101,7 @@ def forearm_mesh(fa: Forearm, scale: float, n_around: int = 14) -> tuple[np.ndar
     rings = (centers[:, None, :] + (rw[:, None] * np.cos(ang))[..., None] * e1
              + (rt[:, None] * np.sin(ang))[..., None] * e2)
     verts = np.concatenate([rings.reshape(-1, 3), centers[:1], centers[-1:]])
-    faces, ring = _tube_faces(len(ts), n_around)
+    faces, ring = tube_faces(len(ts), n_around)
     pal = np.clip(np.sin(ang) * 1.2, 0, 1) * ATTR_PALM_MAX * 0.7  # inner forearm a bit like the palm side
     attr = np.zeros(len(faces), np.float32)
     n_side = 2 * (len(ts) - 1) * n_around

@@ -5,10 +5,15 @@ Ground truth per hand (``schema.HandAnnotation``, camera optical frame):
         right model mirrored (x -> -x) in the hand frame, then rotated.
     cam_t: wrist position in the camera frame.
     joints_2d: projection of joints_3d + cam_t with K (exact, float).
-    visibility: 1 if the joint projects inside the image and is not covered by an
-        occluder or by another hand (self-occlusion keeps 1), else 0.
+    visibility: 1 if the joint projects inside the image and is not covered by an occluder,
+        a held object, another hand or arm, or its own sleeve (self-occlusion by the hand or
+        its bare forearm keeps 1), else 0.
     box: tight box of the projected mesh vertices, clipped to the image.
     side: 0 left / 1 right.
+Arms whose hand is out of view (``Scene.arms``) and people are not annotated.
+
+Drawing order: background, people (behind everything), cast shadow, the rasterised hands /
+forearms / held objects (shaded, with creases), occluders, camera effects.
 """
 
 from __future__ import annotations
@@ -22,8 +27,23 @@ from .background import GENERATORS
 from .body import forearm_mesh, hand_face_attributes
 from .camera_fx import apply_post_fx
 from .colors import random_color
+from .creases import crease_map
 from .geometry import points_box
-from .render import MAX_HANDS, OBJ_FOREARM0, OBJ_OCCLUDER0, RenderMesh, drop_shadow, project, rasterize, shade
+from .people import draw_person
+from .props import held_object_mesh
+from .render import (
+    ATTR_HELD,
+    ATTR_SLEEVE,
+    MAX_HANDS,
+    OBJ_FOREARM0,
+    OBJ_HELD0,
+    OBJ_OCCLUDER0,
+    RenderMesh,
+    drop_shadow,
+    project,
+    rasterize,
+    shade,
+)
 from .scene import Occluder, Scene
 
 SOURCE = "synthetic"
@@ -63,14 +83,20 @@ def render_scene(scene: Scene, rng: np.random.Generator, model: HandModel | None
     w, h = scene.width, scene.height
     meshes: list[RenderMesh] = []
     geo = []
+    # arms whose hand is out of view take the object slots after the hands'
+    arms = scene.arms[:max(0, MAX_HANDS - len(scene.hands))]
+    for k, arm in enumerate(arms):
+        if arm.forearm is not None:
+            fv, ff, fa = forearm_mesh(arm.forearm, 1.0)
+            meshes.append(RenderMesh(fv @ arm.rotation.T + arm.cam_t, ff, OBJ_FOREARM0 + len(scene.hands) + k, fa))
     for i, hd in enumerate(scene.hands):
+        R = hd.rotation
         if hd.verts_hand is None or hd.joints_hand is None:
             vh, jh = model.forward(hd.pose[None], hd.shape[None])
             vh, jh = vh[0].astype(np.float64), jh[0].astype(np.float64)
             if hd.side == LEFT:
                 vh, jh = model.mirror_left(vh), model.mirror_left(jh)
             hd.verts_hand, hd.joints_hand = vh, jh
-        R = hd.rotation
         v_rel = hd.verts_hand @ R.T
         j_rel = hd.joints_hand @ R.T
         faces = model.faces if hd.side == RIGHT else model.faces[:, ::-1]
@@ -82,17 +108,30 @@ def render_scene(scene: Scene, rng: np.random.Generator, model: HandModel | None
                 fv = model.mirror_left(fv)
                 ff = ff[:, ::-1]
             meshes.append(RenderMesh(fv @ R.T + hd.cam_t, ff, OBJ_FOREARM0 + i, fa))
+        if hd.held is not None:  # in the hand frame, already mirrored with the hand for left hands
+            hv, hf, ha = held_object_mesh(hd.held)
+            meshes.append(RenderMesh(hv @ R.T + hd.cam_t, hf, OBJ_HELD0 + i, ha))
         geo.append((v_rel, j_rel))
     buf = rasterize(meshes, K, h, w)
     bg = scene.background
+    if scene.people:
+        bg = bg.copy()
+        for person in scene.people:
+            draw_person(bg, person)
     if scene.shadow:
         bg = drop_shadow(bg, buf, rng)
-    mats = {i: hd.material for i, hd in enumerate(scene.hands)}
-    img = shade(buf, bg, K, mats, scene.lighting, rng, skin_texture=scene.skin_texture)
+    mats = {i: hd.material for i, hd in enumerate(scene.hands + arms)}
+    creases = None
+    if scene.creases:
+        fx = float(K[0, 0])
+        creases = crease_map(h, w, [(project(g[1] + hd.cam_t, K), fx * 0.017 / max(float(hd.cam_t[2]), 0.05))
+                                    for hd, g in zip(scene.hands, geo, strict=True)])
+    img = shade(buf, bg, K, mats, scene.lighting, rng, skin_texture=scene.skin_texture, creases=creases)
     _draw_occluders(img, buf, scene.occluders)
     image = apply_post_fx(img, scene.post, rng)
     code = buf[..., 3]
     hands: list[HandAnnotation] = []
+    attr_px = code - np.floor(code + 1e-4)
     for i, (hd, (v_rel, j_rel)) in enumerate(zip(scene.hands, geo, strict=True)):
         j_abs = j_rel + hd.cam_t
         uv = project(j_abs, K)
@@ -100,7 +139,8 @@ def render_scene(scene: Scene, rng: np.random.Generator, model: HandModel | None
         px = np.clip(np.round(uv[:, 0]), 0, w - 1).astype(np.int64)
         py = np.clip(np.round(uv[:, 1]), 0, h - 1).astype(np.int64)
         o = np.floor(code[py, px] + 1e-4).astype(np.int64)
-        own = (o < 0) | ((o < OBJ_OCCLUDER0) & (o % MAX_HANDS == i))
+        sleeve = (attr_px[py, px] > ATTR_SLEEVE - 0.05) & (attr_px[py, px] < ATTR_HELD - 0.05)
+        own = (o < 0) | ((o < OBJ_HELD0) & (o % MAX_HANDS == i) & ~sleeve)
         vis = (inside & own).astype(np.float32)
         vuv = project(v_rel + hd.cam_t, K)
         box = points_box(vuv)

@@ -7,7 +7,16 @@ from dataclasses import asdict, dataclass
 
 @dataclass
 class SynthConfig:
-    """What the random scenes look like. ``None`` sizes mean random per image."""
+    """What the random scenes look like. ``None`` sizes mean random per image.
+
+    The sim-to-real elements (each off when its probability is 0, as in the easy variant):
+    ``no_hand_prob`` images without any hand; ``people_prob`` images with 1-3 people behind the
+    hands (faces, necks, torsos, bare arms: hard negatives; with ``beside_face_prob`` the first
+    face is right next to a hand); ``bare_arm_prob`` a bare forearm crossing the image whose hand
+    is out of view; ``held_prob`` per hand, an object in its grip; ``crease_prob`` skin creases.
+    ``backgrounds``: a folder of the user's own photos (``photos.PhotoBackgrounds``), used as the
+    background of a ``photo_prob`` share of the images instead of a procedural one.
+    """
 
     width: int | None = None
     height: int | None = None
@@ -27,6 +36,15 @@ class SynthConfig:
     jpeg_prob: float = 0.5
     blur_prob: float = 0.3
     noise_prob: float = 0.5
+    no_hand_prob: float = 0.12
+    people_prob: float = 0.5
+    people_no_hand_prob: float = 0.85  # people in the images without hands
+    beside_face_prob: float = 0.5
+    bare_arm_prob: float = 0.15
+    held_prob: float = 0.2
+    crease_prob: float = 0.8
+    backgrounds: str | None = None
+    photo_prob: float = 1.0
     easy: bool = False  # one big, well-lit hand on a plain background, no effects
     hand_model: str = "open"
 
@@ -34,7 +52,8 @@ class SynthConfig:
 # the SynthConfig fields that make a scene "easy": one big, well-lit hand on a plain background
 EASY_FIELDS: dict = dict(num_hands=1, min_height_frac=0.4, max_height_frac=0.7, occluder_prob=0.0, forearm_prob=1.0,
                          sleeve_prob=0.0, shadow_prob=0.0, uniform_rotation_prob=0.0, jpeg_prob=0.0,
-                         blur_prob=0.0, noise_prob=0.0, easy=True)
+                         blur_prob=0.0, noise_prob=0.0, no_hand_prob=0.0, people_prob=0.0, bare_arm_prob=0.0,
+                         held_prob=0.0, crease_prob=0.0, easy=True)
 
 
 def easy_config(**kw) -> SynthConfig:

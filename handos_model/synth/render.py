@@ -4,11 +4,13 @@
    sorted far-to-near and filled with ``cv2.fillConvexPoly`` (sub-pixel, 1/16 px)
    into a float32 (H, W, 4) G-buffer holding the face normal (x, y), the face depth
    and a code ``object + attribute`` (object index, material attribute in [0, 0.9]).
-   Hands are objects 0-3, their forearms 4-7, occluders 8+; background is -1.
+   Hands are objects 0-3, their forearms 4-7, objects they hold 8-11 (``props``), occluders
+   12+; background is -1.
 2. ``shade``: normals are smoothed by normalised convolution (hides the facets),
    then wrap-Lambert + Blinn-Phong lighting with skin/palm/nail/sleeve albedo,
-   screen-space skin mottling and a depth-based ambient occlusion (fingers in front
-   of the palm cast soft contact shadows), composited with a 1-px soft edge.
+   screen-space skin mottling, skin creases (an optional screen-space mask) and a depth-based
+   ambient occlusion (fingers in front of the palm cast soft contact shadows), composited
+   with a 1-px soft edge.
 
 Pixel centres are at integer coordinates, the projection is ``u = fx x / z + cx``.
 """
@@ -24,10 +26,12 @@ from .appearance import Lighting, Material
 
 MAX_HANDS = 4
 OBJ_FOREARM0 = 4
-OBJ_OCCLUDER0 = 8
+OBJ_HELD0 = 8
+OBJ_OCCLUDER0 = 12
 ATTR_PALM_MAX = 0.40  # attribute in [0, 0.4]: skin, value/0.4 = palm-ness
 ATTR_NAIL = 0.60
 ATTR_SLEEVE = 0.85
+ATTR_HELD = 0.95  # a held object: the hand slot's ``Material.held`` colour
 NEAR = 0.03
 
 
@@ -115,13 +119,15 @@ def shade(
     rng: np.random.Generator,
     skin_texture: bool = True,
     half_res_area: int = 24000,
+    creases: np.ndarray | None = None,
 ) -> np.ndarray:
     """Composite the shaded hands/forearms (objects < OBJ_OCCLUDER0) over ``background``.
 
     background: (H, W, 3) uint8 RGB. Returns a new (H, W, 3) uint8 RGB image. When the
     hands' bounding box exceeds ``half_res_area`` pixels, lighting is computed on a
     half-resolution G-buffer and upsampled (shading is smooth); the silhouette and the
-    compositing stay at full resolution.
+    compositing stay at full resolution. ``creases``: optional (H, W, 2) float32 darkening of
+    the hands' skin in [0, 1] (channel 0 everywhere, channel 1 on the palm side only).
     """
     out = background.copy()
     code = buf[..., 3]
@@ -141,7 +147,8 @@ def shade(
     if hh * ww > half_res_area:
         bs = b[::2, ::2]
         ms = mask[::2, ::2].astype(np.float32)
-        fg_s = _shade_region(bs, ms, float(K[0, 0]) / 2, materials, lighting, rng, skin_texture)
+        cr = None if creases is None else creases[y0:y1:2, x0:x1:2]
+        fg_s = _shade_region(bs, ms, float(K[0, 0]) / 2, materials, lighting, rng, skin_texture, cr)
         # spread colours one pixel so the full-resolution silhouette is covered, then upsample
         k3 = np.ones((3, 3), np.float32)
         num = cv2.filter2D(fg_s, -1, k3)
@@ -149,7 +156,8 @@ def shade(
         fg_s = np.where(ms[..., None] > 0, fg_s, num / np.maximum(den, 1e-6)[..., None])
         fg = cv2.resize(fg_s, (ww, hh), interpolation=cv2.INTER_LINEAR) * m[..., None]
     else:
-        fg = _shade_region(b, m, float(K[0, 0]), materials, lighting, rng, skin_texture)
+        cr = None if creases is None else creases[y0:y1, x0:x1]
+        fg = _shade_region(b, m, float(K[0, 0]), materials, lighting, rng, skin_texture, cr)
     # --- soft 1-px edge compositing
     alpha = cv2.GaussianBlur(m, (3, 3), 0.6)
     fg = cv2.GaussianBlur(fg, (3, 3), 0.6)
@@ -166,6 +174,7 @@ def _shade_region(
     lighting: Lighting,
     rng: np.random.Generator,
     skin_texture: bool,
+    creases: np.ndarray | None = None,
 ) -> np.ndarray:
     """Shaded colour (h, w, 3) float32 in [0, 255] of the G-buffer region ``b`` where ``m`` > 0 (0 elsewhere)."""
     hh, ww = m.shape
@@ -185,7 +194,7 @@ def _shade_region(
     # --- albedo from per-object material tables
     slots = obj % MAX_HANDS
     keys = sorted(materials)
-    tab = {k: np.zeros((MAX_HANDS, 3), np.float32) for k in ("skin", "palm", "nail", "sleeve")}
+    tab = {k: np.zeros((MAX_HANDS, 3), np.float32) for k in ("skin", "palm", "nail", "sleeve", "held")}
     spec_t = np.zeros(MAX_HANDS, np.float32)
     shin_t = np.full(MAX_HANDS, 10.0, np.float32)
     for k in keys:
@@ -198,14 +207,22 @@ def _shade_region(
     albedo = tab["skin"][slots] * (1 - pal) + tab["palm"][slots] * pal
     spec = spec_t[slots]
     shin = shin_t[slots]
-    sleeve = attr > 0.75
-    nail = (attr > 0.5) & ~sleeve
+    held = attr > 0.9
+    sleeve = (attr > 0.75) & ~held
+    nail = (attr > 0.5) & (attr <= 0.75)
     if nail.any():
         albedo[nail] = tab["nail"][slots[nail]]
         spec[nail] = spec[nail] * 2.5 + 0.1
     if sleeve.any():
         albedo[sleeve] = tab["sleeve"][slots[sleeve]]
         spec[sleeve] = 0.02
+    if held.any():
+        albedo[held] = tab["held"][slots[held]]
+        spec[held] = 0.25
+    if creases is not None:
+        skin = (attr <= 0.5) & (obj < OBJ_FOREARM0)
+        c = creases.reshape(-1, 2)[idx]
+        albedo *= (1.0 - (c[:, 0] + c[:, 1] * pal[:, 0]) * skin)[:, None]
     if skin_texture:
         ts = max((materials[k].texture_scale for k in keys), default=0.0)
         if ts > 0:

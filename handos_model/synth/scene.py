@@ -1,8 +1,11 @@
 """Random scenes: what is in the image, before anything is drawn.
 
-``sample_scene(rng, cfg, model)`` draws a :class:`Scene` (camera, background, hands with
-pose/shape/side/orientation/placement/skin, forearms, occluders, lights, camera effects);
-``compose.render_scene`` draws it and computes its ground truth.
+``sample_scene(rng, cfg, model)`` draws a :class:`Scene`: camera, background (procedural room
+or texture, or a crop of the user's photos), 0-4 hands with pose / shape / side / orientation /
+placement / skin, forearms with sleeves, objects held in the hands, bare arms whose hand is out
+of view, people behind the hands (faces, necks, torsos: hard negatives), occluders, lights,
+skin creases and camera effects. ``compose.render_scene`` draws it and computes its exact
+ground truth.
 """
 
 from __future__ import annotations
@@ -19,12 +22,18 @@ from .body import Forearm
 from .camera_fx import PostFx, sample_post_fx
 from .config import SynthConfig
 from .geometry import box_overlap, points_box, rot
+from .people import Person, sample_people
+from .photos import photo_backgrounds
 from .placement import place_hand, sample_hand_size, sample_image_size, sample_intrinsics, sample_orientation
+from .props import HeldObject, sample_held_object
 from .render import MAX_HANDS, project
 
 
 @dataclass
 class HandInstance:
+    """A hand (and its forearm) in the scene; ``held``: an object in the hand's grip. In
+    ``Scene.arms`` only the forearm is drawn (its hand is out of view) and nothing is annotated."""
+
     side: int
     pose: np.ndarray  # (16, 3)
     shape: np.ndarray  # (S,)
@@ -32,6 +41,7 @@ class HandInstance:
     cam_t: np.ndarray  # (3,) wrist position in the camera frame
     material: Material
     forearm: Forearm | None = None
+    held: HeldObject | None = None
     # cached forward pass in the hand frame (already mirrored for left hands)
     verts_hand: np.ndarray | None = field(default=None, repr=False)
     joints_hand: np.ndarray | None = field(default=None, repr=False)
@@ -55,19 +65,30 @@ class Scene:
     shadow: bool = False
     post: PostFx = field(default_factory=PostFx)
     skin_texture: bool = True
+    people: list[Person] = field(default_factory=list)
+    arms: list[HandInstance] = field(default_factory=list)  # forearms whose hand is out of view
+    creases: bool = False
 
 
 def sample_scene(rng: np.random.Generator, cfg: SynthConfig, model: HandModel | None = None) -> Scene:
     model = model or load_hand_model(cfg.hand_model)
     w, h = sample_image_size(rng, cfg)
     K = sample_intrinsics(rng, w, h, cfg)
-    bg = random_background(rng, h, w, plain=cfg.easy)
+    if cfg.backgrounds and rng.random() < cfg.photo_prob:
+        bg = photo_backgrounds(cfg.backgrounds).sample(rng, h, w)
+    else:
+        bg = random_background(rng, h, w, plain=cfg.easy)
     n = cfg.num_hands or int(rng.choice(len(cfg.hands_probs), p=np.asarray(cfg.hands_probs) / sum(cfg.hands_probs))) + 1
     n = min(n, MAX_HANDS)
+    if cfg.no_hand_prob > 0 and rng.random() < cfg.no_hand_prob:
+        n = 0
+    holds = [cfg.held_prob > 0 and rng.random() < cfg.held_prob for _ in range(n)]
     kinds = ("open", "relaxed", "point", "peace") if cfg.easy else (None,)
-    poses = np.stack([model.sample_pose(rng, kind=kinds[int(rng.integers(len(kinds)))]) for _ in range(n)])
+    poses = [model.sample_pose(rng, kind=("grasp", "pinch", "fist")[int(rng.integers(3))] if holds[i]
+                               else kinds[int(rng.integers(len(kinds)))]) for i in range(n)]
+    poses = np.stack(poses) if n else np.zeros((0, 16, 3))
     shapes = model.sample_shape(rng, n)
-    verts, joints = model.forward(poses, shapes)
+    verts, joints = model.forward(poses, shapes) if n else (np.zeros((0, 1, 3)), np.zeros((0, 21, 3)))
     hands: list[HandInstance] = []
     boxes: list[np.ndarray] = []
     for i in range(n):
@@ -105,22 +126,89 @@ def sample_scene(rng: np.random.Generator, cfg: SynthConfig, model: HandModel | 
         # an arm pointing at the camera would show its cut end: leave it out then
         if rng.random() < cfg.forearm_prob and fa_dir_cam[2] > -0.35:
             length = 0.45 * scale
+            if not cfg.easy:  # the arm goes on (upper arm) until it leaves the image: no cut end in view
+                length = _length_to_leave(t, fa_dir_cam, K, w, h, length)
             if fa_dir_cam[2] < 0:  # towards the camera: stop before the near plane
                 length = min(length, (t[2] - 0.1) / -fa_dir_cam[2])
-            sleeve = rng.uniform(0.02, 0.2) * scale if rng.random() < cfg.sleeve_prob else None
+            # a sleeve starting at the wrist (0) covers the wrist joint: hidden in the ground truth
+            sleeve = rng.uniform(0.0, 0.2) * scale if rng.random() < cfg.sleeve_prob else None
             forearm = Forearm(bend=bend, length=float(max(length, 0.0)), sleeve_start=sleeve)
+        material = sample_material(rng)
+        held = None
+        if holds[i]:
+            held = sample_held_object(rng, jh)
+            material.held = held.color
         hands.append(HandInstance(side=side, pose=poses[i], shape=shapes[i], rotation=R, cam_t=t.astype(np.float64),
-                                  material=sample_material(rng), forearm=forearm, verts_hand=vh, joints_hand=jh))
+                                  material=material, forearm=forearm, held=held, verts_hand=vh, joints_hand=jh))
     occluders: list[Occluder] = []
     if hands and rng.random() < cfg.occluder_prob:
         for _ in range(int(rng.integers(1, 3))):
             hi = int(rng.integers(len(hands)))
             occluders.append(_sample_occluder(rng, hands[hi], boxes[hi], K, w, h))
     post = sample_post_fx(rng, cfg)
-    return Scene(
-        width=w, height=h, K=K, background=bg, hands=hands, lighting=sample_lighting(rng, cfg.easy),
-        occluders=occluders, shadow=bool(rng.random() < cfg.shadow_prob), post=post, skin_texture=not cfg.easy,
-    )
+    lighting = sample_lighting(rng, cfg.easy)
+    shadow = bool(rng.random() < cfg.shadow_prob)
+    scene = Scene(width=w, height=h, K=K, background=bg, hands=hands, lighting=lighting, occluders=occluders,
+                  shadow=shadow, post=post, skin_texture=not cfg.easy)
+    if len(hands) < MAX_HANDS and cfg.bare_arm_prob > 0 and rng.random() < cfg.bare_arm_prob:
+        arm = sample_bare_arm(rng, K, w, h, cfg)
+        if arm is not None:
+            scene.arms.append(arm)
+    people_prob = cfg.people_prob if boxes else cfg.people_no_hand_prob * (cfg.people_prob > 0)
+    if people_prob > 0 and rng.random() < people_prob:
+        light = -lighting.dirs[0, :2].astype(np.float64)  # towards the light, image plane (y down)
+        light = light / max(float(np.linalg.norm(light)), 1e-6)
+        skins = [hd.material.skin for hd in hands]
+        scene.people = sample_people(rng, w, h, boxes, skins, light, beside_hand_prob=cfg.beside_face_prob)
+    scene.creases = bool(cfg.crease_prob > 0 and rng.random() < cfg.crease_prob)
+    return scene
+
+
+def _length_to_leave(start: np.ndarray, d: np.ndarray, K: np.ndarray, w: int, h: int, length: float,
+                     max_length: float = 1.0) -> float:
+    """How far (m, at least ``length``) a ray from ``start`` along ``d`` runs until its projection
+    is clear of the image (by an arm's radius), capped at ``max_length``."""
+    s = np.arange(length, max_length + 1e-9, 0.05)
+    p = start[None, :] + s[:, None] * d[None, :]
+    z = np.maximum(p[:, 2], 1e-3)
+    u, v = K[0, 0] * p[:, 0] / z + K[0, 2], K[1, 1] * p[:, 1] / z + K[1, 2]
+    m = 0.05 * K[0, 0] / z
+    out = (u < -m) | (u > w - 1 + m) | (v < -m) | (v > h - 1 + m) | (p[:, 2] < 0.1)
+    return float(s[int(np.argmax(out))]) if out.any() else float(max_length)
+
+
+def sample_bare_arm(rng: np.random.Generator, K: np.ndarray, w: int, h: int, cfg: SynthConfig) -> HandInstance | None:
+    """A bare or sleeved forearm crossing the image whose both ends (wrist, elbow) are outside it.
+
+    Its hand is not drawn (it goes to ``Scene.arms``) and not annotated: an arm whose hand is out
+    of view.
+    """
+    z = float(rng.uniform(max(cfg.depth_range[0], 0.35), min(cfg.depth_range[1], 1.6)))
+    r_px = 0.05 * float(K[0, 0]) / z  # a generous arm radius in pixels
+
+    def outside(edge: int) -> np.ndarray:
+        u = rng.uniform(0.1, 0.9)
+        m = r_px + rng.uniform(2.0, 0.2 * max(w, h))
+        return np.array([[-m, u * h], [w + m, u * h], [u * w, -m], [u * w, h + m]][edge])
+
+    e0 = int(rng.integers(4))
+    e1 = (e0 + int(rng.integers(1, 4))) % 4
+    p0, p1 = outside(e0), outside(e1)
+    z1 = z * float(rng.uniform(0.9, 1.4))
+    W = np.array([(p0[0] - K[0, 2]) / K[0, 0], (p0[1] - K[1, 2]) / K[1, 1], 1.0]) * z
+    E = np.array([(p1[0] - K[0, 2]) / K[0, 0], (p1[1] - K[1, 2]) / K[1, 1], 1.0]) * z1
+    d = E - W
+    length = float(np.linalg.norm(d))
+    if length < 0.05:
+        return None
+    y_h = -d / length  # the forearm runs along -y of the hand frame
+    x_h = np.cross(y_h, rng.normal(size=3))
+    x_h /= max(float(np.linalg.norm(x_h)), 1e-9)
+    R = np.stack([x_h, y_h, np.cross(x_h, y_h)], 1)
+    sleeve = float(rng.uniform(0.0, 0.6) * length) if rng.random() < cfg.sleeve_prob else None
+    forearm = Forearm(bend=np.eye(3), length=length + 0.02, sleeve_start=sleeve)
+    return HandInstance(side=RIGHT if rng.random() < 0.5 else LEFT, pose=np.zeros((16, 3)), shape=np.zeros(1),
+                        rotation=R, cam_t=W, material=sample_material(rng), forearm=forearm)
 
 
 def _sample_occluder(rng: np.random.Generator, hand: HandInstance, box: np.ndarray, K: np.ndarray, w: int, h: int) -> Occluder:
