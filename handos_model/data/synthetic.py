@@ -237,7 +237,10 @@ class SyntheticOnTheFly:
         seed: dataset seed; sample i depends only on (seed, i).
         length: number of samples (``__len__``).
         config: a ``SynthConfig`` or dict of its fields; further keyword arguments override
-            single fields (e.g. ``width=320, height=320, num_hands=1, easy=True``).
+            single fields (e.g. ``width=320, height=320, num_hands=1, easy=True``, or
+            ``backgrounds="DIR"``: composite onto random crops of the photos in DIR, a path
+            absolute or relative to the working directory; ``photo_prob``: the share of
+            samples that use them).
         jpeg_quality: pass images through this JPEG quality (as the on-disk format does), or
             None to keep the raw render.
         easy_fraction: probability in [0, 1] that a sample is rendered with the config's easy

@@ -2,6 +2,13 @@
 
     handos-synth --num 10000 --out data/synth --seed 0 [--workers 2] [--size 320 | 640x480]
                  [--hands N] [--easy] [--start I] [--hand-model open|PATH] [--quality 92]
+                 [--backgrounds DIR [--photo-prob 1.0]]
+
+``--backgrounds DIR``: composite the hands (and the engine's people, arms, objects) onto random
+crops / scales / flips of the photos in DIR instead of procedural backgrounds, e.g. frames of
+the robot's empty workspace recorded with its own camera: the way to adapt the model to one's
+camera (docs/datasets_and_evaluation.md). The photos must show no hands (a hand in a
+background would be an unannotated hand).
 
 Sample ``i`` depends only on ``(seed, i)``, so the same arguments give byte-identical
 files whatever ``--workers``. The folder format is documented in
@@ -57,6 +64,12 @@ def build_config(args: argparse.Namespace) -> SynthConfig:
     kw = {"width": w, "height": h, "hand_model": args.hand_model}
     if args.hands is not None:
         kw["num_hands"] = args.hands
+    if args.backgrounds is not None:
+        from .photos import list_images
+
+        list_images(args.backgrounds)  # fail early, with the reason, on a bad folder
+        kw["backgrounds"] = str(args.backgrounds)
+        kw["photo_prob"] = args.photo_prob
     return easy_config(**kw) if args.easy else SynthConfig(**kw)
 
 
@@ -72,10 +85,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--start", type=int, default=0, help="first sample index (to extend/resume a folder)")
     ap.add_argument("--hand-model", default="open", help="'open' or a path to MANO_RIGHT.pkl")
     ap.add_argument("--quality", type=int, default=DEFAULT_JPEG_QUALITY, help="JPEG quality of the stored images")
+    ap.add_argument("--backgrounds", type=Path, default=None,
+                    help="folder of your own photos (no hands in them) to use as backgrounds")
+    ap.add_argument("--photo-prob", type=float, default=1.0,
+                    help="share of the images on a photo background when --backgrounds is given")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     if args.num < 0 or args.start < 0:
         ap.error("--num and --start must be >= 0")
+    if not 0.0 <= args.photo_prob <= 1.0:
+        ap.error("--photo-prob must be in [0, 1]")
     cfg = build_config(args)
     root = prepare_dir(args.out)
     from ..hand.hand_model import load_hand_model

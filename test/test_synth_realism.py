@@ -1,0 +1,248 @@
+"""The sim-to-real elements of the synthetic engine: deterministic per seed, exact ground truth,
+and ``--backgrounds DIR`` compositing onto the user's own photos (written here by the test)."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from handos_model.data.synthetic import SyntheticDataset, SyntheticOnTheFly
+from handos_model.hand.hand_model import load_hand_model
+from handos_model.synth.camera_fx import apply_post_fx, sample_post_fx
+from handos_model.synth.cli import main as synth_main
+from handos_model.synth.compose import render_scene
+from handos_model.synth.config import SynthConfig, easy_config
+from handos_model.synth.creases import crease_map
+from handos_model.synth.generate import render_sample, sample_rng
+from handos_model.synth.people import draw_person, sample_people
+from handos_model.synth.photos import PhotoBackgrounds, list_images
+from handos_model.synth.props import held_object_mesh, sample_held_object
+from handos_model.synth.rooms import room
+from handos_model.synth.scene import sample_bare_arm, sample_scene
+
+PHOTO_COLORS = {"red": (200, 40, 40), "green": (40, 200, 40), "blue": (40, 40, 200)}
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_hand_model("open")
+
+
+@pytest.fixture()
+def photo_dir(tmp_path: Path) -> Path:
+    """Three solid-colour 'workspace photos' of different sizes, one in a sub-folder, plus a non-image."""
+    root = tmp_path / "frames"
+    (root / "cam2").mkdir(parents=True)
+    for (name, rgb), size, sub in zip(PHOTO_COLORS.items(), [(480, 640), (300, 400), (720, 1280)], ["", "", "cam2"],
+                                      strict=True):
+        img = np.zeros((*size, 3), np.uint8)
+        img[:] = rgb[::-1]  # BGR on disk
+        cv2.imwrite(str(root / sub / f"{name}.png" if sub else root / f"{name}.jpg"), img)
+    (root / "notes.txt").write_text("not an image")
+    return root
+
+
+def _digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+# ----------------------------------------------------------------------------- determinism per seed
+
+def _same(a, b) -> bool:
+    if isinstance(a, np.ndarray):
+        return np.array_equal(a, b)
+    if isinstance(a, list | tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if hasattr(a, "__dataclass_fields__"):
+        return all(_same(getattr(a, k), getattr(b, k)) for k in a.__dataclass_fields__)
+    return a == b
+
+
+def _elements(seed: int, model) -> dict[str, object]:
+    """Each new scene element drawn from a generator of ``seed``."""
+    K = np.array([[300.0, 0, 159.5], [0, 300.0, 119.5], [0, 0, 1]])
+    joints = model.forward(model.sample_pose(np.random.default_rng(0), kind="grasp")[None])[1][0]
+    box = np.array([120.0, 80.0, 190.0, 170.0])
+    out: dict[str, object] = {
+        "room": room(np.random.default_rng(seed), 240, 320),
+        "people": sample_people(np.random.default_rng(seed), 320, 240, [box], [], np.array([1.0, 0.0])),
+        "held_object": sample_held_object(np.random.default_rng(seed), joints),
+        "bare_arm": sample_bare_arm(np.random.default_rng(seed), K, 320, 240, SynthConfig()),
+        "camera_fx": sample_post_fx(np.random.default_rng(seed), SynthConfig()),
+    }
+    img = np.full((240, 320, 3), 128, np.uint8)
+    for p in out["people"]:
+        draw_person(img, p)
+    out["people_pixels"] = img
+    out["camera_fx_pixels"] = apply_post_fx(out["room"].astype(np.uint8), out["camera_fx"], np.random.default_rng(seed))
+    return out
+
+
+def test_each_new_scene_element_is_deterministic_per_seed(model) -> None:
+    a, b, c = _elements(3, model), _elements(3, model), _elements(4, model)
+    for name in a:
+        assert _same(a[name], b[name]), name
+        assert not _same(a[name], c[name]), name  # and it does depend on the seed
+    j = np.random.default_rng(1).uniform(50, 150, (21, 2))
+    np.testing.assert_array_equal(crease_map(200, 200, [(j, 12.0)]), crease_map(200, 200, [(j, 12.0)]))
+    assert crease_map(200, 200, [(j, 12.0)]).max() > 0
+
+
+def test_cli_with_backgrounds_is_byte_identical_across_runs_and_workers(tmp_path: Path, photo_dir: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    args = ["--num", "6", "--seed", "2", "--size", "160x128", "--backgrounds", str(photo_dir), "--no-progress"]
+    assert synth_main([*args, "--out", str(a)]) == 0
+    assert synth_main([*args, "--out", str(b), "--workers", "2"]) == 0
+    assert _digest(a) == _digest(b)
+    ds = SyntheticDataset(a)
+    assert ds.meta["config"]["backgrounds"] == str(photo_dir) and len(ds) == 6
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        synth_main(["--num", "1", "--out", str(tmp_path / "c"), "--backgrounds", str(tmp_path / "missing")])
+
+
+# ----------------------------------------------------------------------------- photo backgrounds
+
+def test_photo_folder_listing_and_crops(photo_dir: Path, tmp_path: Path) -> None:
+    files = list_images(photo_dir)
+    assert [f.relative_to(photo_dir).as_posix() for f in files] == ["cam2/blue.png", "green.jpg", "red.jpg"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError, match="no image"):
+        list_images(empty)
+    bgs = PhotoBackgrounds(photo_dir)
+    used = set()
+    for s in range(24):
+        out = bgs.sample(np.random.default_rng(s), 120, 200)
+        assert out.shape == (120, 200, 3) and out.dtype == np.uint8
+        # a solid photo stays solid under any crop, scale and flip; only its colour gain varies
+        assert np.ptp(out.reshape(-1, 3), axis=0).max() <= 1
+        used.add(int(np.argmax(out[0, 0])))
+        np.testing.assert_array_equal(out, bgs.sample(np.random.default_rng(s), 120, 200))
+    assert used == {0, 1, 2}
+
+
+def test_photo_crop_geometry(tmp_path: Path) -> None:
+    """A full-scale crop of a photo of the output's aspect is the photo itself, mirrored or not,
+    times a per-channel gain."""
+    img = np.zeros((90, 120, 3), np.uint8)
+    img[:, :, 0] = np.arange(120, dtype=np.uint8)[None, :] * 1.8  # horizontal ramp
+    img[:, :, 1] = 20 + np.arange(90, dtype=np.uint8)[:, None] * 2  # vertical ramp
+    img[:, :, 2] = 100
+    (tmp_path / "p").mkdir()
+    cv2.imwrite(str(tmp_path / "p" / "ramp.png"), img[..., ::-1])
+    bgs = PhotoBackgrounds(tmp_path / "p", min_scale=1.0)
+    mirrored = 0
+    for s in range(8):
+        out = bgs.sample(np.random.default_rng(s), 90, 120).astype(np.float64)
+        errs = []
+        for ref in (img, img[:, ::-1]):
+            gain = out.reshape(-1, 3).mean(0) / ref.reshape(-1, 3).mean(0)
+            errs.append(np.abs(out - ref * gain).max())
+        assert min(errs) <= 1.5, errs
+        mirrored += int(errs[1] < errs[0])
+    assert 0 < mirrored < 8
+
+
+def test_engine_composites_onto_the_photos(photo_dir: Path, model) -> None:
+    """Easy scenes (no camera effects) on the photos: the background around the hand is a photo's colour."""
+    cfg = easy_config(width=160, height=120, backgrounds=str(photo_dir))
+    seen = set()
+    for i in range(10):
+        s = render_sample(5, i, cfg, model)
+        x0, y0, x1, y1 = s.hands[0].box
+        mask = np.ones((120, 160), bool)
+        mask[max(0, int(y0) - 8):int(y1) + 9, max(0, int(x0) - 8):int(x1) + 9] = False
+        px = s.image[mask].astype(np.float64)
+        assert len(px) > 500
+        dom = np.argmax(px.mean(0))
+        # the rest is the forearm, which runs out of the hand's box
+        assert (px[:, dom] > 1.6 * np.delete(px, dom, axis=1).max(1)).mean() > 0.75
+        seen.add(int(dom))
+    assert len(seen) >= 2
+    # the training dataset takes the same option
+    otf = SyntheticOnTheFly(seed=5, length=3, config=cfg, jpeg_quality=None)
+    np.testing.assert_array_equal(otf[1].image, render_sample(5, 1, cfg, model).image)
+
+
+# ----------------------------------------------------------------------------- exact ground truth
+
+def test_people_and_bare_arms_leave_the_hands_ground_truth_alone(model) -> None:
+    cfg = SynthConfig(width=256, height=192, people_prob=1.0, bare_arm_prob=1.0, no_hand_prob=0.0, num_hands=2)
+    n_people = 0
+    for i in range(8):
+        scene = sample_scene(sample_rng(21, i), cfg, model)
+        n_people += len(scene.people)
+        with_all = render_scene(copy.deepcopy(scene), sample_rng(21, 1000 + i), model)
+        bare = copy.deepcopy(scene)
+        bare.people, bare.arms = [], []
+        without = render_scene(bare, sample_rng(21, 1000 + i), model)
+        assert len(with_all.hands) == len(without.hands)
+        for a, b in zip(with_all.hands, without.hands, strict=True):
+            for f in ("box", "joints_2d", "joints_3d", "vertices", "cam_t"):
+                np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
+            # an arm may pass in front of a hand and hide joints, never reveal them
+            assert np.all(a.visibility <= b.visibility)
+        if scene.people or scene.arms:
+            assert not np.array_equal(with_all.image, without.image)
+    assert n_people >= 8
+
+
+def test_held_objects_hide_joints_and_keep_geometry(model) -> None:
+    cfg = SynthConfig(width=256, height=256, num_hands=1, held_prob=1.0, occluder_prob=0.0, people_prob=0.0,
+                      bare_arm_prob=0.0, no_hand_prob=0.0, min_height_frac=0.3, max_height_frac=0.6)
+    hidden = 0
+    for i in range(10):
+        scene = sample_scene(sample_rng(8, i), cfg, model)
+        assert scene.hands and scene.hands[0].held is not None
+        v, f, attr = held_object_mesh(scene.hands[0].held)
+        assert f.max() < len(v) and len(attr) == len(f)
+        held = render_scene(copy.deepcopy(scene), sample_rng(8, 500 + i), model).hands[0]
+        free_scene = copy.deepcopy(scene)
+        free_scene.hands[0].held = None
+        free = render_scene(free_scene, sample_rng(8, 500 + i), model).hands[0]
+        np.testing.assert_array_equal(held.box, free.box)  # the box is the hand's, not the object's
+        np.testing.assert_array_equal(held.joints_2d, free.joints_2d)
+        assert np.all(held.visibility <= free.visibility)
+        hidden += int((free.visibility - held.visibility).sum())
+    assert hidden > 0
+
+
+def test_a_sleeve_over_the_wrist_hides_it(model) -> None:
+    cfg = easy_config(width=256, height=256)
+    changed = 0
+    for i in range(12):
+        scene = sample_scene(sample_rng(4, i), cfg, model)
+        fa = scene.hands[0].forearm
+        if fa is None:  # an arm pointing at the camera is left out
+            continue
+        bare = render_scene(copy.deepcopy(scene), sample_rng(4, 99), model).hands[0]
+        fa.sleeve_start = 0.0
+        sleeved = render_scene(scene, sample_rng(4, 99), model).hands[0]
+        assert np.all(sleeved.visibility <= bare.visibility)
+        assert np.all(sleeved.visibility[5:] == bare.visibility[5:])  # the fingers are not under the sleeve
+        changed += int(bare.visibility[0] == 1 and sleeved.visibility[0] == 0)
+    assert changed >= 3
+
+
+def test_the_scene_mix_has_people_without_hands_and_faces_next_to_hands(model) -> None:
+    cfg = SynthConfig(width=200, height=160)
+    scenes = [sample_scene(sample_rng(31, i), cfg, model) for i in range(80)]
+    no_hand = [s for s in scenes if not s.hands]
+    assert len(no_hand) >= 4 and sum(bool(s.people) for s in no_hand) >= 0.6 * len(no_hand)
+    assert sum(bool(s.people) for s in scenes) >= 25
+    assert sum(bool(s.arms) for s in scenes) >= 4
+    assert sum(any(h.held is not None for h in s.hands) for s in scenes) >= 4
+    # a face next to a hand: the first person's head centre within two hand sizes of the hand box
+    box = np.array([80.0, 60.0, 120.0, 110.0])
+    for s in range(10):
+        p = sample_people(np.random.default_rng(s), 200, 160, [box], [], np.array([0.0, -1.0]), beside_hand_prob=1.0)[0]
+        size = max(box[2] - box[0], box[3] - box[1])
+        d = np.abs(p.head_center - (box[:2] + box[2:]) / 2)
+        assert d[0] >= 0.5 * (box[2] - box[0]) and np.hypot(*d) <= 3.0 * size
+        assert 0.8 * size <= p.head_height <= 1.7 * size
