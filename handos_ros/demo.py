@@ -32,6 +32,8 @@ import threading
 import time
 from pathlib import Path
 
+from handos_ros import shutdown
+
 
 def _profile() -> str | None:
     """The loopback Fast DDS profile installed with the package (or in the source tree)."""
@@ -113,14 +115,16 @@ def main(argv: list[str] | None = None) -> int:
     node_args = ["-m", "handos_ros.node", "--ros-args", "-p", "publish_debug_image:=true", "-p", f"device:={args.device}"]
     if args.weights:
         node_args += ["-p", f"weights:={args.weights}"]
-    node, _ = _start("node", node_args, env, node_lines)
-    summary_path = out / "summary.json"
-    echo_args = ["-m", "handos_ros.hands_echo", "--ground-truth", "synthetic/ground_truth", "--until-last-gt", str(args.frames),
-                 "--idle-timeout", "30", "--debug-image-out", str(out), "--summary-json", str(summary_path)]
-    echo, echo_thread = _start("echo", echo_args, env, echo_lines)
-    rc = 1
-    camera = None
-    try:
+    procs: list[subprocess.Popen] = []  # started so far, stopped in reverse order at the end
+
+    def run_demo() -> int:
+        node, _ = _start("node", node_args, env, node_lines)
+        procs.append(node)
+        summary_path = out / "summary.json"
+        echo_args = ["-m", "handos_ros.hands_echo", "--ground-truth", "synthetic/ground_truth", "--until-last-gt", str(args.frames),
+                     "--idle-timeout", "30", "--debug-image-out", str(out), "--summary-json", str(summary_path)]
+        echo, echo_thread = _start("echo", echo_args, env, echo_lines)
+        procs.append(echo)
         t0 = time.monotonic()
         while not any("active: subscribed" in line for line in node_lines):
             if node.poll() is not None:
@@ -136,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.easy:
             cam_args.append("--easy")
         camera, _ = _start("camera", cam_args, env, cam_lines)
+        procs.append(camera)
         camera.wait(timeout=args.frames / max(args.rate, 0.01) + 300)
         echo.wait(timeout=120)
         echo_thread.join(timeout=5)
@@ -160,12 +165,19 @@ def main(argv: list[str] | None = None) -> int:
         pngs = sorted(out.glob("debug_*.png"))
         print(f"[demo] debug images: {', '.join(str(x) for x in pngs) or 'none'}", flush=True)
         print(f"[demo] node process {'alive' if alive else 'DEAD'}", flush=True)
-        rc = 0 if alive and summary.get("frames", 0) > 0 and pngs else 1
-    finally:
-        for proc in (camera, echo, node):
-            if proc is not None:
-                _stop(proc)
-    return rc
+        return 0 if alive and summary.get("frames", 0) > 0 and pngs else 1
+
+    def stop_all() -> None:
+        for proc in reversed(procs):
+            _stop(proc)
+
+    # Ctrl-C (and SIGTERM, e.g. from a launcher) stop the demo and its three processes: exit 0.
+    signal.signal(signal.SIGTERM, _interrupt)
+    return shutdown.run(run_demo, stop_all)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
 from sensor_msgs.msg import Image
 
+from handos_ros import shutdown
 from handos_ros.gt_compare import FrameComparison, compare
 from handos_ros.msg import HandMesh, HandMeshArray, HandMeshInfo
 from handos_ros.qos import INFO_QOS, RESULT_QOS
@@ -194,26 +194,32 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Echo until done (``--frames`` / ``--until-last-gt`` / ``--timeout``) or Ctrl-C; the summary
+    is printed (and written) either way, and the exit status is 0."""
     ros_argv = sys.argv if argv is None else ["hands_echo", *argv]
     args = parse_args(rclpy.utilities.remove_ros_args(ros_argv)[1:])
     rclpy.init(args=ros_argv)
     node = HandsEcho(args)
     t_end = time.monotonic() + args.timeout if args.timeout else float("inf")
-    try:
+
+    def echo() -> int:
         while rclpy.ok() and not node.done() and time.monotonic() < t_end:
             rclpy.spin_once(node, timeout_sec=0.1)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node.debug_last is not None and args.debug_image_out:
-            node._save_debug(node.debug_last, "debug_last.png")
-        summary = node.summary()
-        print("[hands_echo] summary " + json.dumps(summary), flush=True)
-        if args.summary_json:
-            Path(args.summary_json).write_text(json.dumps(summary, indent=2))
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+        return 0
+
+    def cleanup() -> None:
+        try:
+            if node.debug_last is not None and args.debug_image_out:
+                node._save_debug(node.debug_last, "debug_last.png")
+            summary = node.summary()
+            print("[hands_echo] summary " + json.dumps(summary), flush=True)
+            if args.summary_json:
+                Path(args.summary_json).write_text(json.dumps(summary, indent=2))
+        finally:
+            node.destroy_node()
+            rclpy.try_shutdown()
+
+    return shutdown.run(echo, cleanup, shutdown.default_context())
 
 
 if __name__ == "__main__":

@@ -21,12 +21,16 @@ from rclpy.utilities import get_default_context
 
 
 def is_shutdown(exc: BaseException, context: Any = None) -> bool:
-    """True when ``exc`` means "stop requested": Ctrl-C, an external shutdown, or any error
-    raised once the ROS context (default: rclpy's global one) has been shut down."""
+    """True when ``exc`` means "stop requested": Ctrl-C, an external shutdown, or (given the
+    process's ROS ``context``) any error raised once that context has been shut down."""
     if isinstance(exc, (KeyboardInterrupt, ExternalShutdownException)):
         return True
-    ctx = context if context is not None else get_default_context()
-    return isinstance(exc, Exception) and not ctx.ok()
+    return context is not None and isinstance(exc, Exception) and not context.ok()
+
+
+def default_context() -> Any:
+    """rclpy's global context (the one ``rclpy.init()`` without arguments initialises)."""
+    return get_default_context()
 
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -52,6 +56,7 @@ def restore_signals(previous: dict[int, Any]) -> None:
 def run(body: Callable[[], int], cleanup: Callable[[], None], context: Any = None) -> int:
     """``body()``'s exit status, 0 when a signal stopped it; ``cleanup()`` always runs after it.
 
+    ``context``: the ROS context the executable initialised (None for a process without ROS).
     Errors that are not a stop request propagate (after the clean-up). A clean-up error on a
     context that is already shut down is swallowed: the process is ending anyway.
     """

@@ -25,13 +25,13 @@ from collections.abc import Callable
 
 import numpy as np
 import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
 from handos_model.data.schema import Sample
+from handos_ros import shutdown
 from handos_ros.image_encode import ENCODABLE, compressed_msg, image_msg
 from handos_ros.msg import HandMesh, HandMeshArray
 from handos_ros.qos import RESULT_QOS
@@ -143,12 +143,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Publish until ``--frames`` are out or Ctrl-C / SIGTERM (exit status 0 either way)."""
     ros_argv = sys.argv if argv is None else ["synthetic_camera", *argv]
     args = parse_args(rclpy.utilities.remove_ros_args(ros_argv)[1:])
     rclpy.init(args=ros_argv)
     node = SyntheticCameraNode(args)
     log = node.get_logger()
-    try:
+
+    def publish() -> int:
         deadline = time.monotonic() + args.wait_subscribers
         while node.pub_image.get_subscription_count() == 0 and time.monotonic() < deadline:
             rclpy.spin_once(node, timeout_sec=0.05)
@@ -170,12 +172,13 @@ def main(argv: list[str] | None = None) -> int:
             rclpy.spin_once(node, timeout_sec=0.0)
         time.sleep(0.5)  # let the last reliable messages go out
         log.info(f"published {node.sent} frames")
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
+        return 0
+
+    def cleanup() -> None:
         node.destroy_node()
         rclpy.try_shutdown()
-    return 0
+
+    return shutdown.run(publish, cleanup, shutdown.default_context())
 
 
 if __name__ == "__main__":

@@ -4,8 +4,12 @@
         camera_info:=/camera/color/camera_info rviz:=true camera_frame:=camera_color_optical_frame
 
 Every tunable is a launch argument. Node parameters come from ``config`` (a
-ros__parameters YAML, default: the installed config/handos.yaml); a parameter argument left
-empty ('') keeps the file's value, a non-empty one overrides it.
+ros__parameters YAML, default: the installed config/handos.yaml, keyed ``/**`` so that it
+applies whatever ``namespace`` and ``node_name`` are); a parameter argument left empty ('')
+keeps the file's value, a non-empty one overrides it.
+
+``rviz:=true`` needs rviz2: where it is not installed the launch stops before starting
+anything, with a message saying so (it does not leave the node running on its own).
 
 Remappings: the node's relative inputs ``image``, ``image/compressed`` and ``camera_info`` are
 remapped to ``image``, ``<image>/compressed`` and ``camera_info``; outputs stay under the
@@ -16,12 +20,13 @@ node's namespace (``hands/meshes``, ``hands/mesh_info``, ``hands/markers``,
 from __future__ import annotations
 
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
-from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
 from launch import LaunchContext, LaunchDescription
+
+RVIZ_PACKAGE = "rviz2"
 
 # (name, default, description). Parameter arguments default to '' = "value from the config file".
 ARGUMENTS: list[tuple[str, str, str]] = [
@@ -30,7 +35,7 @@ ARGUMENTS: list[tuple[str, str, str]] = [
     ("image", "image_raw", "Input image topic (sensor_msgs/Image); its '/compressed' sibling is used with use_compressed"),
     ("camera_info", "camera_info", "CameraInfo topic of the same camera"),
     ("config", PathJoinSubstitution([FindPackageShare("handos_ros"), "config", "handos.yaml"]),
-     "Parameters file (ros__parameters for handos_node)"),
+     "Parameters file (ros__parameters under '/**', or under the node's name)"),
     ("weights", "", "HandOS weights .safetensors ('' = from config: the embedded default model)"),
     ("model_config", "", "Model config YAML for runs without weights ('' = from config)"),
     ("device", "", "auto | cpu | cuda | cuda:N ('' = from config, default auto)"),
@@ -79,7 +84,23 @@ def _typed(kind: type, text: str) -> object:
     return kind(text)
 
 
+def _require_rviz() -> None:
+    """Raise a clear error when rviz2 is not installed (checked before any process starts)."""
+    from ament_index_python.packages import PackageNotFoundError, get_package_prefix
+
+    try:
+        get_package_prefix(RVIZ_PACKAGE)
+    except PackageNotFoundError:
+        raise RuntimeError(
+            f"rviz:=true but the '{RVIZ_PACKAGE}' package is not installed here (apt: ros-$ROS_DISTRO-rviz2; it is "
+            "not on PyPI): nothing was started. Launch with rviz:=false and run RViz where it is installed."
+        ) from None
+
+
 def _launch_setup(context: LaunchContext) -> list:
+    with_rviz = _typed(bool, LaunchConfiguration("rviz").perform(context))
+    if with_rviz:
+        _require_rviz()
     overrides: dict[str, object] = {}
     for name, kind in PARAMETER_ARGUMENTS.items():
         text = LaunchConfiguration(name).perform(context)
@@ -103,13 +124,14 @@ def _launch_setup(context: LaunchContext) -> list:
         output="screen",
         emulate_tty=True,
     )
+    if not with_rviz:
+        return [handos]
     rviz = Node(
-        package="rviz2",
+        package=RVIZ_PACKAGE,
         executable="rviz2",
         namespace=namespace,
         arguments=["-d", LaunchConfiguration("rviz_config"), "-f", LaunchConfiguration("camera_frame")],
         parameters=[{"use_sim_time": overrides["use_sim_time"]}],
-        condition=IfCondition(LaunchConfiguration("rviz")),
         output="screen",
     )
     return [handos, rviz]

@@ -96,8 +96,9 @@ def test_config_file_lists_every_parameter_with_its_default() -> None:
     from handos_ros.parameters import SPECS, validate
 
     data = yaml.safe_load(CONFIG_FILE.read_text(encoding="utf-8"))
-    assert list(data) == ["/**/handos_node"]
-    params = data["/**/handos_node"]["ros__parameters"]
+    # "/**": the file applies whatever the node's name and namespace (node_name:=, -r __node:=)
+    assert list(data) == ["/**"]
+    params = data["/**"]["ros__parameters"]
     assert set(params) == {s.name for s in SPECS}
     for spec in SPECS:
         value = params[spec.name]

@@ -1,0 +1,118 @@
+"""The upstream `ros2 launch` and `ros2` command line, driven from a test.
+
+Where ROS 2 comes from PyPI, `launch`, `launch_ros` and `ros2` exist only where
+scripts/bootstrap.sh installed them from ../shared/ros2-cli; :func:`launch_unavailable` says
+why a launch test must skip (nothing here fakes them).
+
+- :class:`LaunchProcess`: ``ros2 launch handos_ros handos.launch.py ARG:=VALUE ...`` in its own
+  process group, output in a log file; :meth:`LaunchProcess.stop` is Ctrl-C (SIGINT).
+- :func:`ros2`: one ``ros2 <verb> ...`` command (``--no-daemon`` verbs never leave a daemon behind).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from ros_isolation import REPO_ROOT
+
+# Seconds the ros2 command line spends discovering the graph (loopback: well under a second).
+SPIN_TIME = "2"
+
+
+def launch_unavailable() -> str | None:
+    """None when `ros2 launch` can run here, else the reason the launch tests skip."""
+    missing = [m for m in ("launch", "launch_ros", "ros2launch") if importlib.util.find_spec(m) is None]
+    if missing or shutil.which("ros2") is None:
+        return (f"`ros2 launch` is not installed ({', '.join(missing) or 'ros2 command'} missing): scripts/bootstrap.sh "
+                "installs it from ../shared/ros2-cli where that folder exists (Kilted lane), or use an apt ROS install")
+    if importlib.util.find_spec("composition_interfaces") is None:
+        return ("launch_ros needs the composition_interfaces messages, which this ROS lacks (bootstrap builds them "
+                "from ../shared/ros2-cli/src)")
+    return None
+
+
+class LaunchProcess:
+    """``ros2 launch handos_ros handos.launch.py`` with ``arguments`` (name -> value)."""
+
+    def __init__(self, log_path: Path, arguments: dict[str, str], launch_file: str = "handos.launch.py") -> None:
+        self.log_path = log_path
+        self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
+        cmd = ["ros2", "launch", "handos_ros", launch_file, *(f"{k}:={v}" for k, v in arguments.items())]
+        self.proc = subprocess.Popen(cmd, cwd=str(REPO_ROOT.parent), stdout=self._log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def wait_log(self, text: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.log():
+                return True
+            if not self.alive():
+                return text in self.log()
+            time.sleep(0.2)
+        return False
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """Ctrl-C the launch (it forwards SIGINT to its processes); its exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)  # this launch's own process group only
+                self.proc.wait(timeout=5)
+        self._log.close()
+        return int(self.proc.returncode)
+
+
+def ros2(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
+    """Run ``ros2 ARGS...``; stdout and stderr together in ``.stdout``."""
+    return subprocess.run(["ros2", *args], cwd=str(REPO_ROOT.parent), env=dict(os.environ), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=timeout)
+
+
+def ros2_node_call(*args: str, tries: int = 3) -> subprocess.CompletedProcess:
+    """A ``ros2 param|lifecycle`` call on a node, retried while discovery has not found it yet."""
+    for _ in range(tries):
+        out = ros2(*args, "--no-daemon", "--spin-time", SPIN_TIME)
+        if "Node not found" not in out.stdout:
+            return out
+    return out
+
+
+class LineReader:
+    """Collects a process's output lines on a thread (bounded by the process's own life)."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.proc = proc
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def stop(self) -> str:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self._thread.join(timeout=5)
+        return "\n".join(self.lines)
