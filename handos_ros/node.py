@@ -320,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
             node.destroy_node()
             rclpy.try_shutdown()
 
-    return shutdown.run(spin, cleanup)
+    return shutdown.run(spin, cleanup, node.context)
 
 
 if __name__ == "__main__":
