@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(2)
     if args.detector:
         from handos_model import CONFIGS_DIR
-        from handos_model.checkpoint import load_detector_weights
+        from handos_model.detector_weights import load_detector_weights
         from handos_model.models.build import build_detector, load_config
 
         cfg = load_config(args.config or CONFIGS_DIR / "handos_tiny.yaml")

@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from handos_model.checkpoint import load_model  # noqa: E402
 from handos_model.engine.evaluate import resolve_weights  # noqa: E402
 from handos_model.metrics import box_iou, match_by_iou  # noqa: E402
+from handos_model.predictor import HandPredictor  # noqa: E402
 from handos_model.synth.camera_stream import SyntheticCamera  # noqa: E402
 
 STREAMS = (2024, 2026)  # right hand, left hand (as test/test_node_pipeline.py)
@@ -45,13 +46,14 @@ def main() -> None:
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     model = load_model(resolve_weights(a.weights)).eval()
+    predictor = HandPredictor(model)
     cams = [SyntheticCamera(s, width=640, height=480, num_hands=1, fps=2.0, easy=True) for s in STREAMS]
     frames = [cams[i % len(cams)].next() for i in range(a.frames)]
 
     errs, proj, top, oracle, base, side, pred_right = [], [], [], [], [], [], []
     for f in frames:
         h = f.hands[0]
-        preds = model.predict(f.image, f.K)
+        preds = predictor.predict(f.image, f.K)
         match = match_by_iou(np.array([q.box for q in preds]), np.asarray(h.box)[None], iou_threshold=0.1)
         if not match:
             continue
@@ -80,7 +82,7 @@ def main() -> None:
         st, nms = (float(x) for x in spec.split(","))
         n, hit, best = [], 0, []
         for f in frames:
-            preds = model.predict(f.image, f.K, score_threshold=st, nms_threshold=nms)
+            preds = predictor.predict(f.image, f.K, score_threshold=st, nms_threshold=nms)
             n.append(len(preds))
             if preds:
                 iou = box_iou(np.stack([q.box for q in preds]), np.asarray(f.hands[0].box)[None])[:, 0]

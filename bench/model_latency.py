@@ -1,4 +1,4 @@
-"""Per-stage CPU latency of HandOS (``HandOS.predict_timed``) for 0/1/2/4/8 hands.
+"""Per-stage CPU latency of HandOS (``HandPredictor.predict_timed``) for 0/1/2/4/8 hands.
 
 The number of hands is forced with the benchmark mode ``fixed_count`` (the top-k
 queries by score, no threshold/NMS), so the decoder really runs k hands whatever
@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from handos_model import CONFIGS_DIR  # noqa: E402
 from handos_model.checkpoint import load_model  # noqa: E402
 from handos_model.models.build import build_model, load_config  # noqa: E402
+from handos_model.predictor import HandPredictor  # noqa: E402
 
 STAGES = ("preprocess_ms", "detector_ms", "side_tuning_ms", "decoder_ms", "postprocess_ms")
 
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> dict:
     torch.manual_seed(0)
     model = load_model(args.weights, args.device) if args.weights else build_model(load_config(args.config))
     model = model.to(args.device).eval()
+    predictor = HandPredictor(model)
     rng = np.random.default_rng(0)
     image = (rng.random((args.height, args.width, 3)) * 255).astype(np.uint8)
     f = 0.9 * max(args.height, args.width)
@@ -57,11 +59,11 @@ def main(argv: list[str] | None = None) -> dict:
     rows = []
     for k in hands:
         for _ in range(args.warmup):
-            model.predict_timed(image, K, fixed_count=k)
+            predictor.predict_timed(image, K, fixed_count=k)
         runs = []
         for _ in range(args.repeats):
             t0 = time.perf_counter()
-            preds, timing = model.predict_timed(image, K, fixed_count=k)
+            preds, timing = predictor.predict_timed(image, K, fixed_count=k)
             wall = (time.perf_counter() - t0) * 1000.0
             assert len(preds) == k, (len(preds), k)
             runs.append({**{s: getattr(timing, s) for s in STAGES}, "total_ms": timing.total_ms, "wall_ms": wall})

@@ -35,6 +35,7 @@ from handos_model.checkpoint import load_model  # noqa: E402
 from handos_model.data.synthetic import SyntheticOnTheFly  # noqa: E402
 from handos_model.engine.evaluate import resolve_weights  # noqa: E402
 from handos_model.metrics import match_by_iou  # noqa: E402
+from handos_model.predictor import HandPredictor  # noqa: E402
 
 
 def labels(joints_3d: np.ndarray, joints_2d: np.ndarray, side: int) -> tuple[int, int]:
@@ -73,6 +74,7 @@ def main() -> None:
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     model = load_model(resolve_weights(a.weights)).eval()
+    predictor = HandPredictor(model)
     captured: dict[str, torch.Tensor] = {}
     model.decoder.layers[-1].register_forward_hook(lambda _m, _i, out: captured.__setitem__("q", out.detach()))
     data = SyntheticOnTheFly(seed=a.seed, length=a.num, width=320, height=320, num_hands=1, easy=True)
@@ -81,7 +83,7 @@ def main() -> None:
     for i in range(len(data)):
         s = data[i]
         h = s.hands[0]
-        preds = model.predict(s.image, s.K)
+        preds = predictor.predict(s.image, s.K)
         match = match_by_iou(np.array([q.box for q in preds]), np.asarray(h.box)[None], iou_threshold=0.3)
         if not match:
             continue

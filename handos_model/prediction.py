@@ -1,4 +1,4 @@
-"""What ``HandOS.predict`` returns: per-hand results in pixels and metres.
+"""What ``HandPredictor.predict`` returns: per-hand results in pixels and metres.
 
 This is the boundary between the model and its users (the ROS node, the
 evaluation script, the benchmarks). It holds plain numpy arrays only.

@@ -148,11 +148,13 @@ def _config_name(weights_path: Path) -> str:
 
 def warm_up(lm: LoadedModel, height: int = 480, width: int = 640) -> float:
     """One forward pass on a grey image (first-call allocations), seconds; never raises."""
+    from handos_model.predictor import HandPredictor
+
     t0 = time.monotonic()
     try:
         image = np.full((height, width, 3), 114, dtype=np.uint8)
         K = np.array([[width, 0, width / 2], [0, width, height / 2], [0, 0, 1]], dtype=np.float32)
-        lm.model.predict_timed(image, K, fixed_count=1)
+        HandPredictor(lm.model).predict_timed(image, K, fixed_count=1)
     except Exception:  # noqa: BLE001 - a warm-up failure shows up on the first real frame instead
         pass
     return time.monotonic() - t0
@@ -171,10 +173,14 @@ class ModelGuard:
         self._on_device = True
 
     def predict(self, image: np.ndarray, K: np.ndarray, score: float, nms: float, max_hands: int) -> tuple[list, Any]:
+        from handos_model.predictor import HandPredictor
+
         with self.lock:
             if not self._on_device or self.lm.model is None:
                 raise ModelParked("model is parked (node inactive)")
-            return self.lm.model.predict_timed(image, K, score_threshold=score, nms_threshold=nms, max_hands=max_hands)
+            return HandPredictor(self.lm.model).predict_timed(
+                image, K, score_threshold=score, nms_threshold=nms, max_hands=max_hands
+            )
 
     def park(self) -> None:
         """Move the weights off the GPU and release cached GPU memory (deactivate)."""

@@ -9,7 +9,8 @@ import pytest
 import torch
 from model_fixtures import batch, synthetic_sample, tiny_cfg, tiny_topology
 
-from handos_model.checkpoint import CheckpointError, load_detector_weights, load_model, save_detector, save_model
+from handos_model.checkpoint import CheckpointError, load_model, save_model
+from handos_model.detector_weights import load_detector_weights, save_detector
 from handos_model.models.build import build_model
 
 

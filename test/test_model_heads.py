@@ -9,8 +9,8 @@ from model_fixtures import tiny_topology
 
 from handos_model.hand.hand_model import load_hand_model
 from handos_model.hand.handedness import RIGHT, side_from_normals
+from handos_model.hand.template_view import palm_to_camera_rotation, wrist_relative_template
 from handos_model.models.camera import DZ_LIMIT, decode_camera_translation
-from handos_model.models.decoder import palm_to_camera_rotation, wrist_relative_template
 
 
 @pytest.mark.parametrize("topology", [load_hand_model("open").topology, tiny_topology()], ids=["open", "tiny"])

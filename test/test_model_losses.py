@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from handos_model.models.criterion import HandOSCriterion
 from handos_model.models.losses import (
     DEFAULT_WEIGHTS,
-    HandOSCriterion,
     face_adjacency,
     loss_edge,
     loss_j2d,

@@ -10,6 +10,7 @@ from model_fixtures import batch, synthetic_sample, tiny_cfg, tiny_topology
 from handos_model.data.transforms import letterbox_params
 from handos_model.models.build import build_criterion, build_model
 from handos_model.prediction import HandPrediction, PredictTiming
+from handos_model.predictor import HandPredictor
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,8 @@ def test_inference_shapes(model, topo, num_hands: int) -> None:
         out = model(images, Ks, fixed_count=num_hands)
     nv = topo.num_vertices
     n2d = model.decoder.num_2d_layers + model.decoder.num_interactive_layers
-    assert len(out["pred_joints_2d"]) == n2d and len(out["pred_vertices"]) == model.decoder.num_interactive_layers
+    # in eval mode only the last interactive layer runs the 3D heads (the predictions read the last layer)
+    assert len(out["pred_joints_2d"]) == n2d and len(out["pred_vertices"]) == min(1, model.decoder.num_interactive_layers)
     for j in out["pred_joints_2d"]:
         assert j.shape == (num_hands, 21, 2)
     for v, j3, t, p in zip(
@@ -76,7 +78,7 @@ def test_predict_returns_hands_in_original_pixels(model, topo) -> None:
     rng = np.random.default_rng(0)
     image = (rng.random((60, 100, 3)) * 255).astype(np.uint8)
     K = np.array([[80.0, 0, 50], [0, 80.0, 30], [0, 0, 1]], np.float32)
-    preds, timing = model.predict_timed(image, K, fixed_count=3)
+    preds, timing = HandPredictor(model).predict_timed(image, K, fixed_count=3)
     assert isinstance(timing, PredictTiming) and timing.total_ms > 0 and timing.decoder_ms > 0
     assert len(preds) == 3 and all(isinstance(p, HandPrediction) for p in preds)
     assert [p.score for p in preds] == sorted((p.score for p in preds), reverse=True)
@@ -103,10 +105,11 @@ def test_predict_returns_hands_in_original_pixels(model, topo) -> None:
 def test_predict_defaults_use_threshold_and_cap(model) -> None:
     image = np.zeros((64, 64, 3), np.uint8)
     K = np.array([[60.0, 0, 32], [0, 60.0, 32], [0, 0, 1]], np.float32)
-    assert model.predict(image, K, score_threshold=1.0) == []
-    assert len(model.predict(image, K, score_threshold=0.0, nms_threshold=1.0, max_hands=2)) == 2
+    predictor = HandPredictor(model)
+    assert predictor.predict(image, K, score_threshold=1.0) == []
+    assert len(predictor.predict(image, K, score_threshold=0.0, nms_threshold=1.0, max_hands=2)) == 2
     with pytest.raises(ValueError):
-        model.predict(image.astype(np.float32), K)
+        predictor.predict(image.astype(np.float32), K)
 
 
 def test_no_hand_selected_skips_side_tuning_and_decoder(model, topo) -> None:
@@ -114,7 +117,7 @@ def test_no_hand_selected_skips_side_tuning_and_decoder(model, topo) -> None:
     (an empty frame costs the detector only), and the outputs keep the decoder's K = 0 shapes."""
     image = np.zeros((64, 64, 3), np.uint8)
     K = np.array([[60.0, 0, 32], [0, 60.0, 32], [0, 0, 1]], np.float32)
-    preds, timing = model.predict_timed(image, K, score_threshold=1.0)
+    preds, timing = HandPredictor(model).predict_timed(image, K, score_threshold=1.0)
     assert preds == [] and timing.side_tuning_ms == 0.0 and timing.detector_ms > 0.0
     images, Ks, _ = batch([synthetic_sample(topo, 1)])
     with torch.no_grad():

@@ -66,8 +66,11 @@ def load_frames() -> tuple[np.ndarray, np.ndarray]:
 
 def predict_all(model: torch.nn.Module, images: np.ndarray, Ks: np.ndarray) -> list[list]:
     """HandPredictions per frame at the node's default thresholds."""
+    from handos_model.predictor import HandPredictor
+
+    predictor = HandPredictor(model)
     return [
-        model.predict(img, K, NODE_SCORE_THRESHOLD, NODE_NMS_THRESHOLD, NODE_MAX_HANDS)
+        predictor.predict(img, K, NODE_SCORE_THRESHOLD, NODE_NMS_THRESHOLD, NODE_MAX_HANDS)
         for img, K in zip(images, Ks, strict=True)
     ]
 
@@ -95,8 +98,11 @@ def _pairwise_iou(boxes: np.ndarray) -> np.ndarray:
 
 def check_margins(model: torch.nn.Module, images: np.ndarray, Ks: np.ndarray, preds: list[list]) -> None:
     """Refuse a recording that float noise could flip (score at the threshold, side at a tie)."""
+    from handos_model.predictor import HandPredictor
+
+    predictor = HandPredictor(model)
     for i, (img, K) in enumerate(zip(images, Ks, strict=True)):
-        everything = model.predict(img, K, 0.0, 1.0, 100)
+        everything = predictor.predict(img, K, 0.0, 1.0, 100)
         scores = np.array([p.score for p in everything])
         close = np.abs(scores - NODE_SCORE_THRESHOLD) < MARGIN
         if close.any():

@@ -35,18 +35,13 @@ from train_fixtures import (
 
 from handos_model.data.augment import AugmentConfig
 from handos_model.data.schema import CorruptSampleError
-from handos_model.engine.checkpointing import (
-    TMP_PREFIX,
-    CheckpointManager,
-    atomic_write,
-    load_safetensors,
-    pack_rng_state,
-    restore_rng_state,
-)
+from handos_model.engine.checkpointing import CheckpointManager, pack_rng_state, restore_rng_state
 from handos_model.engine.config import DEFAULTS, apply_overrides, load_model_config, load_train_config, stage_config
 from handos_model.engine.data import ResumableDistributedSampler, TrainDataset
 from handos_model.engine.schedule import build_scheduler, cosine_from_epoch_factor
-from handos_model.engine.train import main, seed_everything
+from handos_model.engine.stage_setup import seed_everything
+from handos_model.engine.train import main
+from handos_model.safetensors_io import TMP_PREFIX, atomic_write, read_safetensors
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_DIR = Path(__file__).resolve().parent
@@ -109,7 +104,7 @@ def test_two_process_ddp_keeps_replicas_identical(tmp_path: Path) -> None:
     assert summary["backend"] == "gloo" and summary["global_batch"] == 4
     # training changed the trainable weights (the test would be vacuous otherwise) but not the frozen detector
     assert CheckpointManager(tmp_path / "out" / "stage1" / "checkpoints").steps() == [2, 3]  # keep_checkpoints: 2
-    init = load_safetensors(tmp_path / "out" / "stage1" / "checkpoints" / "ckpt_000000003.safetensors")
+    init = read_safetensors(tmp_path / "out" / "stage1" / "checkpoints" / "ckpt_000000003.safetensors")
     assert all(torch.equal(init[k], r0[k]) for k in init)  # the checkpoint is rank 0's model
     seed_everything(3)  # the engine seeds this before building the model on every rank
     fresh = build_tiny_handos(load_model_config(stage_config(load_train_config(cfg), 1))).state_dict()
@@ -138,7 +133,7 @@ def test_two_process_ddp_stage0_batchnorm_statistics_end_identical(tmp_path: Pat
     assert any(not torch.equal(fresh[k], r0[k]) for k in bn), "BatchNorm statistics were not updated"
     summary = json.loads((tmp_path / "out" / "stage0" / "train_summary.json").read_text())
     assert summary["replicas_identical"] is True
-    saved = load_safetensors(tmp_path / "out" / "stage0" / "final.safetensors")
+    saved = read_safetensors(tmp_path / "out" / "stage0" / "final.safetensors")
     assert all(torch.equal(saved[k], r0[k]) for k in bn)
 
 
@@ -189,7 +184,7 @@ class _CheckpointWatcher(threading.Thread):
                     continue
                 try:
                     if p.suffix == ".safetensors":
-                        load_safetensors(p)
+                        read_safetensors(p)
                     elif p.name.endswith(".state.pt"):
                         torch.load(p, map_location="cpu", weights_only=True)
                     elif p.name == "latest.json":
@@ -201,6 +196,8 @@ class _CheckpointWatcher(threading.Thread):
                 except FileNotFoundError:
                     pass  # pruned between listing and reading
                 except Exception as e:  # noqa: BLE001 - any other failure is a half-written file
+                    if not p.exists():
+                        continue  # pruned between listing and reading (read_safetensors: CheckpointError)
                     self.errors.append(f"{p.name}: {type(e).__name__}: {e}")
             time.sleep(0.002)  # leave the CPU to the writer
 
@@ -472,7 +469,7 @@ def test_stage_loss_overrides_reach_the_criterion() -> None:
     """The shipped recipe's stage-2 section raises the mesh-regularity weights and turns loss_side on;
     the criterion the engine builds for stage 2 uses them, stage 1 keeps the paper's."""
     from handos_model.engine.config import load_model_config
-    from handos_model.engine.train import build_model_and_criterion
+    from handos_model.engine.stage_setup import build_model_and_criterion
 
     cfg = load_train_config("train_tiny_synth.yaml")
     weights, matches = {}, {}
@@ -534,7 +531,7 @@ def test_detector_from_reads_full_and_detector_only_files() -> None:
     """``detector_from`` takes stage 0's final.safetensors (``detector.*``) or its detector.safetensors."""
     from torch import nn
 
-    from handos_model.engine.train import detector_state, load_matching
+    from handos_model.engine.stage_weights import detector_state, load_matching
 
     class Wrap(nn.Module):
         def __init__(self) -> None:
@@ -553,7 +550,7 @@ def test_load_matching_excludes_prefixes() -> None:
     """stage 2's ``init_exclude``: tensors under the listed prefixes keep their fresh values."""
     from torch import nn
 
-    from handos_model.engine.train import load_matching
+    from handos_model.engine.stage_weights import load_matching
 
     src = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1))
     dst = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1))

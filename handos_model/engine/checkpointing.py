@@ -9,12 +9,11 @@ A checkpoint of step ``N`` is two files in one directory plus a pointer:
   and dicts — RNG states are packed into int64 tensors (``pack_rng_state``);
 * ``latest.json`` — ``{"step": N, "model": ..., "state": ...}``, written last.
 
-Every file is written atomically: to a hidden temporary file in the same directory
-(``.tmp-*``), flushed and ``fsync``-ed, then ``os.replace``-d onto its final name, and the
-directory is ``fsync``-ed. A process killed at any instant (SIGKILL, power loss after the
-fsync) therefore leaves either the previous complete checkpoint or the new complete one;
-a final name never points at a half-written file. Stale ``.tmp-*`` files of a killed writer
-are removed by the next ``CheckpointManager``.
+Every file is written atomically (``safetensors_io.atomic_write``: a hidden ``.tmp-*`` file,
+fsync, ``os.replace``, directory fsync). A process killed at any instant (SIGKILL, power loss
+after the fsync) therefore leaves either the previous complete checkpoint or the new complete
+one; a final name never points at a half-written file. Stale ``.tmp-*`` files of a killed
+writer are removed by the next ``CheckpointManager``.
 """
 
 from __future__ import annotations
@@ -24,80 +23,19 @@ import os
 import random
 import re
 import struct
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load as st_load_bytes
-from safetensors.torch import save as st_save_bytes
 
-TMP_PREFIX = ".tmp-"
+from ..safetensors_io import TMP_PREFIX, atomic_write, atomic_write_bytes, read_safetensors, save_safetensors
+
 _CKPT_RE = re.compile(r"^ckpt_(\d{9})\.safetensors$")
-
-
-# ----------------------------------------------------------------------------- atomic writes
-
-
-def fsync_dir(directory: str | os.PathLike) -> None:
-    """fsync a directory so that a rename inside it is durable (no-op where unsupported)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
-    """Write ``path`` atomically: ``write(f)`` into a temp file in the same dir, fsync, os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX + path.name + ".", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    fsync_dir(path.parent)
-    return path
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    return atomic_write(path, lambda f: f.write(data))
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
     return atomic_write(path, lambda f: torch.save(obj, f))
-
-
-def tensors_for_safetensors(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """CPU, contiguous, unshared copies (safetensors refuses tied/shared storages)."""
-    return {k: v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
-
-
-def atomic_save_safetensors(
-    state: dict[str, torch.Tensor], path: str | os.PathLike, metadata: dict[str, str] | None = None
-) -> Path:
-    return atomic_write_bytes(path, st_save_bytes(tensors_for_safetensors(state), metadata=metadata))
-
-
-def load_safetensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    return st_load_bytes(Path(path).read_bytes())
 
 
 # ----------------------------------------------------------------------------- RNG states
@@ -221,7 +159,7 @@ class CheckpointManager:
         self, step: int, model_state: dict[str, torch.Tensor], train_state: dict[str, Any], metadata: dict[str, str] | None = None
     ) -> Path:
         """Write checkpoint ``step`` (model, then state, then the pointer) and prune old ones."""
-        atomic_save_safetensors(model_state, self.model_path(step), metadata=metadata)
+        save_safetensors(model_state, self.model_path(step), metadata=metadata)
         atomic_torch_save(train_state, self.state_path(step))
         pointer = {"step": int(step), "model": self.model_path(step).name, "state": self.state_path(step).name}
         atomic_write_bytes(self.pointer_path, json.dumps(pointer).encode())
@@ -252,7 +190,7 @@ class CheckpointManager:
         last_err: Exception | None = None
         for s in candidates:
             try:
-                model_state = load_safetensors(self.model_path(s))
+                model_state = read_safetensors(self.model_path(s))
                 train_state = torch.load(self.state_path(s), map_location="cpu", weights_only=True)
                 return model_state, train_state
             except Exception as e:  # noqa: BLE001 - fall back to an older checkpoint

@@ -19,8 +19,8 @@ the model                   ``handos.py``; assembled by ``build.py``
 """
 
 from .build import build_criterion, build_model, load_config
+from .criterion import HandOSCriterion
 from .detector import Detector, DetectorOutput
 from .handos import HandOS
-from .losses import HandOSCriterion
 
 __all__ = ["Detector", "DetectorOutput", "HandOS", "HandOSCriterion", "build_criterion", "build_model", "load_config"]

@@ -26,11 +26,14 @@ from typing import Any
 import yaml
 
 from .. import PACKAGE_DIR
+from ..detector_weights import load_detector_weights
+from ..hand.hand_model import load_hand_model
 from ..hand.topology import HandTopology
+from .criterion import HandOSCriterion
 from .decoder import HandDecoder
 from .detector import Detector
 from .handos import HandOS
-from .losses import WHOLEBODY_HAND_SIGMAS, HandOSCriterion
+from .losses import WHOLEBODY_HAND_SIGMAS
 from .side_tuning import SideTuning
 
 
@@ -47,8 +50,9 @@ def _as_config(cfg: dict | str | Path) -> dict:
     return load_config(cfg) if isinstance(cfg, (str, Path)) else copy.deepcopy(cfg)
 
 
-def _model_section(cfg: dict) -> dict:
-    return cfg["model"] if "model" in cfg else cfg
+def model_section(cfg: dict) -> dict:
+    """The ``model`` section of a full config, or ``cfg`` itself when it is that section."""
+    return cfg["model"] if isinstance(cfg.get("model"), dict) else cfg
 
 
 def resolve_path(path: str | Path) -> Path:
@@ -62,13 +66,12 @@ def resolve_path(path: str | Path) -> Path:
 
 def default_topology(cfg: dict) -> HandTopology:
     """The hand model named by ``model.hand_model`` (default "open")."""
-    from ..hand.hand_model import load_hand_model  # the hand-model module owns this
-
-    return load_hand_model(_model_section(cfg).get("hand_model", "open")).topology
+    return load_hand_model(model_section(cfg).get("hand_model", "open")).topology
 
 
 def build_detector(det_cfg: dict[str, Any]) -> Detector:
-    """``detector.type``: ``rtdetr_tiny`` (project-trained) or ``grounding_dino`` (local snapshot dir)."""
+    """``detector.type``: ``rtdetr_lite0`` (RT-DETR on frozen ImageNet EfficientNet-Lite0, the CPU default),
+    ``rtdetr_tiny`` (from-scratch tiny RT-DETR) or ``grounding_dino`` (local snapshot dir)."""
     det_cfg = dict(det_cfg)
     kind = det_cfg.pop("type", "rtdetr_tiny")
     weights = det_cfg.pop("weights", None)
@@ -77,8 +80,14 @@ def build_detector(det_cfg: dict[str, Any]) -> Detector:
 
         detector = TinyRTDetrDetector(tiny_rtdetr_config(**det_cfg))
         if weights:
-            from ..checkpoint import load_detector_weights
+            load_detector_weights(detector, resolve_path(weights))
+        return detector
+    if kind == "rtdetr_lite0":
+        from .detector_lite import LiteRTDetrDetector, lite_rtdetr_config
 
+        pretrained = bool(det_cfg.pop("pretrained_backbone", True))
+        detector = LiteRTDetrDetector(lite_rtdetr_config(**det_cfg), pretrained_backbone=pretrained)
+        if weights:
             load_detector_weights(detector, resolve_path(weights))
         return detector
     if kind == "grounding_dino":
@@ -89,7 +98,7 @@ def build_detector(det_cfg: dict[str, Any]) -> Detector:
                 "grounding_dino needs detector.weights = a local snapshot directory (save_pretrained layout)"
             )
         return GroundingDinoDetector(resolve_path(weights), prompt=det_cfg.get("prompt", "hand."))
-    raise ValueError(f"unknown detector type {kind!r} (rtdetr_tiny | grounding_dino)")
+    raise ValueError(f"unknown detector type {kind!r} (rtdetr_tiny | rtdetr_lite0 | grounding_dino)")
 
 
 def build_model(
@@ -103,7 +112,7 @@ def build_model(
         detector: an already-built detector (e.g. the stage-0 trained one); default from ``model.detector``.
     """
     cfg = _as_config(cfg)
-    m = _model_section(cfg)
+    m = model_section(cfg)
     if topology is None:
         topology = default_topology(cfg)
     if detector is None:
@@ -112,6 +121,14 @@ def build_model(
     side = SideTuning(detector.backbone_channels, detector.num_levels, channels=int(st_cfg.get("channels", 64)))
     dec_cfg = dict(m.get("decoder", {}))
     d_model = int(dec_cfg.pop("d_model", detector.d_model))
+    num_coarse = dec_cfg.pop("coarse_vertices", None)
+    neighbours = int(dec_cfg.pop("coarse_neighbours", 8))
+    if num_coarse:
+        from ..hand.coarse_mesh import build_coarse_mesh
+        from ..hand.hand_model import load_hand_model
+
+        hand = load_hand_model(m.get("hand_model", "open"))
+        dec_cfg["coarse"] = build_coarse_mesh(hand, int(num_coarse), neighbours)
     decoder = HandDecoder(
         topology,
         d_model=d_model,
@@ -121,7 +138,7 @@ def build_model(
         **dec_cfg,
     )
     qf = m.get("query_filtering", {})
-    full_cfg = cfg if "model" in cfg else {"model": cfg}
+    full_cfg = cfg if m is not cfg else {"model": cfg}
     return HandOS(
         detector,
         side,

@@ -17,7 +17,7 @@ deep supervision:
   not supervised directly; the lifting FFN learns through the sampling locations).
 * ``V`` (interactive layers): ``template + vertex_scale * FFN(Q^V)``, metres, wrist-relative
   in camera axes (the template is the hand model's rest pose moved so its regressed wrist is at
-  0 and, in the shipped configs, turned into the typical view, see ``TEMPLATE_VIEWS``; the head starts
+  0 and, in the shipped configs, turned into the typical view, see ``hand.template_view``; the head starts
   at zero, so training starts from that mesh).
 * ``t`` (interactive layers): metric camera translation, see ``camera.py``.
 * ``J^3D = J V`` and ``J^proj = Pi_K(J^3D + t)`` with each instance's K.
@@ -35,6 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from ..hand.coarse_mesh import CoarseMesh
+from ..hand.template_view import wrist_relative_template
 from ..hand.topology import HandTopology
 from .box_ops import inverse_sigmoid
 from .camera import decode_camera_translation, project_points, regress_joints
@@ -42,6 +43,7 @@ from .decoder_layers import DecoderLayer, build_layer
 from .mlp import MLP
 from .query_expansion import QueryExpansion
 from .query_lifting import QueryLifting
+from .topology_buffers import topology_tensor
 
 
 def box_sine_embedding(boxes: Tensor, num_feats: int, temperature: float = 10000.0) -> Tensor:
@@ -52,44 +54,6 @@ def box_sine_embedding(boxes: Tensor, num_feats: int, temperature: float = 10000
     pos = boxes[..., None] * scale / dim_t  # (..., 4, F)
     pos = torch.stack([pos[..., 0::2].sin(), pos[..., 1::2].cos()], dim=-1).flatten(-2)
     return pos.flatten(-2)
-
-
-# Orientation (camera axes) of the vertex head's starting mesh.
-# "palm_to_camera": fingers up in the image (-y), palm towards the camera (-z): the typical view
-#   of a hand held in front of a camera (and of the hand datasets), so the head starts from a mesh
-#   whose projection already looks like a hand. From the hand model's own frame ("rest"; the open
-#   hand's fingers point along +y, i.e. DOWN in the image) a CPU-sized schedule never learnt the
-#   global orientation, and the projection loss then pushed the translation far away so that the
-#   upside-down joints projected to one point (measured, docs/TRAINING.md "The 3D head").
-# "rest": the hand model's own frame (the code default, so weights exported before the option
-#   existed load unchanged; the shipped configs set "palm_to_camera").
-TEMPLATE_VIEWS = ("palm_to_camera", "rest")
-
-
-def palm_to_camera_rotation(joints: np.ndarray) -> np.ndarray:
-    """(3, 3) rotation turning a right hand with (21, 3) ``joints`` (any model's frame) to face the
-    camera: wrist -> middle MCP along -y (up in the image), palm normal
-    ``(index MCP - wrist) x (little MCP - wrist)`` along -z (towards the camera)."""
-    j = np.asarray(joints, np.float64)
-    z = np.cross(j[5] - j[0], j[17] - j[0])
-    z /= np.linalg.norm(z)
-    y = j[9] - j[0]
-    y -= (y @ z) * z
-    y /= np.linalg.norm(y)
-    hand = np.stack([np.cross(y, z), y, z], axis=1)  # columns: the hand's x, y, z in model axes
-    return (np.diag([1.0, -1.0, -1.0]) @ hand.T).astype(np.float32)
-
-
-def wrist_relative_template(topology: HandTopology, view: str = "rest") -> np.ndarray:
-    """(V, 3) rest-pose vertices with the regressed wrist (keypoint 0) at the origin, in ``view``."""
-    if view not in TEMPLATE_VIEWS:
-        raise ValueError(f"unknown template view {view!r}; known: {TEMPLATE_VIEWS}")
-    template = np.asarray(topology.template, np.float32)
-    joints = np.asarray(topology.joint_regressor, np.float32) @ template
-    template = template - joints[0][None]
-    if view == "palm_to_camera":
-        template = template @ palm_to_camera_rotation(joints).T
-    return template.astype(np.float32)
 
 
 class HandDecoder(nn.Module):
@@ -104,7 +68,7 @@ class HandDecoder(nn.Module):
         lifting: False = 2D stage (all layers canonical 2D, no 3D outputs).
         joint_box_size: initial ``e^R_2D``.  hand_size_m: depth prior of ``t``.
         vertex_scale: metres per unit of the vertex head's output.
-        template_view: orientation of the vertex head's starting mesh (:data:`TEMPLATE_VIEWS`).
+        template_view: orientation of the vertex head's starting mesh (``hand.template_view.TEMPLATE_VIEWS``).
         identity_embed_std: init std of the lifting's per-token identity embedding.
         query_dim: width of the detector's queries (default d_model).
         coarse: coarse vertex tokens (:mod:`handos_model.hand.coarse_mesh`): the decoder carries
@@ -183,11 +147,7 @@ class HandDecoder(nn.Module):
             MLP(d_model, d_model, 3, num_layers=3, zero_init_last=True) for _ in range(self.num_interactive_layers)
         )
         self.register_buffer("template", torch.from_numpy(wrist_relative_template(topology, template_view)), persistent=False)
-        self.register_buffer(
-            "joint_regressor",
-            torch.as_tensor(np.asarray(topology.joint_regressor), dtype=torch.float32),
-            persistent=False,
-        )
+        self.register_buffer("joint_regressor", topology_tensor(topology, "joint_regressor"), persistent=False)
 
     def position_embedding(self, refs: Tensor) -> Tensor:
         """(..., 4) reference boxes -> (..., d) query positional embedding."""

@@ -17,6 +17,7 @@ Images enter as (B, 3, S, S) float RGB in ``[0, 1]``; adapters normalise themsel
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -81,6 +82,28 @@ class Detector(nn.Module):
         of ``detector_lite``) override this to keep them frozen.
         """
         self.requires_grad_(trainable)
+
+    def capture_inputs(self, decoder: nn.Module, backbone: nn.Module) -> None:
+        """Hooks of a transformers DETR-like model: the keyword arguments its ``decoder`` is called
+        with (``F^e``, spatial shapes, ``Q_0``, reference points) and the feature maps its
+        ``backbone`` returns (``[(map, mask), ...]``); read them back with :meth:`captured`."""
+        self._capture: dict[str, Any] = {}
+        decoder.register_forward_pre_hook(self._decoder_pre_hook, with_kwargs=True)
+        backbone.register_forward_hook(self._backbone_hook)
+
+    def _decoder_pre_hook(self, module: nn.Module, args: tuple, kwargs: dict[str, Any]) -> None:
+        self._capture["decoder_kwargs"] = kwargs
+
+    def _backbone_hook(self, module: nn.Module, args: tuple, output: Any) -> None:
+        self._capture["backbone"] = [feature_map for feature_map, _mask in output]
+
+    def clear_captured(self) -> None:
+        """Forget what the hooks saw (call before a forward pass)."""
+        self._capture.clear()
+
+    def captured(self) -> tuple[dict[str, Any], list[Tensor]]:
+        """(decoder keyword arguments, backbone maps (B, C_l, H_l, W_l)) of the last forward pass."""
+        return self._capture.pop("decoder_kwargs"), self._capture.pop("backbone")
 
     def normalize(self, images: Tensor) -> Tensor:
         """(B, 3, S, S) in ``[0, 1]`` -> ImageNet-normalised."""

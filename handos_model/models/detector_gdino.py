@@ -17,7 +17,6 @@ What the outputs do not hold is captured with hooks:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import Tensor
@@ -86,28 +85,19 @@ class GroundingDinoDetector(Detector):
         self.d_model = int(cfg.d_model)
         self.num_levels = int(cfg.num_feature_levels)
         self.backbone_channels = list(self.model.model.backbone.conv_encoder.intermediate_channel_sizes)
-        self._capture: dict[str, Any] = {}
-        self.model.model.decoder.register_forward_pre_hook(self._decoder_pre_hook, with_kwargs=True)
-        self.model.model.backbone.conv_encoder.register_forward_hook(self._backbone_hook)
-
-    def _decoder_pre_hook(self, module, args, kwargs):  # noqa: ANN001
-        self._capture["decoder_kwargs"] = kwargs
-
-    def _backbone_hook(self, module, args, output):  # noqa: ANN001
-        self._capture["backbone"] = [feature_map for feature_map, _mask in output]
+        self.capture_inputs(self.model.model.decoder, self.model.model.backbone.conv_encoder)
 
     def forward(self, images: Tensor) -> DetectorOutput:
         """images: (B, 3, S, S) in ``[0, 1]`` -> :class:`DetectorOutput`."""
         b = images.shape[0]
-        self._capture.clear()
+        self.clear_captured()
         out = self.model(
             pixel_values=self.normalize(images),
             input_ids=self.input_ids.expand(b, -1),
             attention_mask=self.text_attention_mask.expand(b, -1),
             token_type_ids=self.token_type_ids.expand(b, -1),
         )
-        dk = self._capture.pop("decoder_kwargs")
-        maps = self._capture.pop("backbone")
+        dk, maps = self.captured()
         n_tok = self.prompt_token_mask.shape[0]
         logits = out.logits[..., :n_tok][..., self.prompt_token_mask]
         return DetectorOutput(

@@ -82,22 +82,13 @@ class TinyRTDetrDetector(Detector):
         self.d_model = int(config.d_model)
         self.num_levels = int(config.num_feature_levels)
         self.backbone_channels = list(self.model.model.backbone.intermediate_channel_sizes)
-        self._capture: dict[str, Any] = {}
-        self.model.model.decoder.register_forward_pre_hook(self._decoder_pre_hook, with_kwargs=True)
-        self.model.model.backbone.register_forward_hook(self._backbone_hook)
-
-    def _decoder_pre_hook(self, module, args, kwargs):  # noqa: ANN001
-        self._capture["decoder_kwargs"] = kwargs
-
-    def _backbone_hook(self, module, args, output):  # noqa: ANN001
-        self._capture["backbone"] = [feature_map for feature_map, _mask in output]
+        self.capture_inputs(self.model.model.decoder, self.model.model.backbone)
 
     def forward(self, images: Tensor) -> DetectorOutput:
         """images: (B, 3, S, S) in ``[0, 1]`` -> :class:`DetectorOutput`."""
-        self._capture.clear()
+        self.clear_captured()
         out = self.model(pixel_values=self.normalize(images))
-        dk = self._capture.pop("decoder_kwargs")
-        maps = self._capture.pop("backbone")
+        dk, maps = self.captured()
         memory = dk["encoder_hidden_states"]
         shapes = dk["spatial_shapes"]
         b = images.shape[0]
@@ -133,5 +124,5 @@ class TinyRTDetrDetector(Detector):
                 {"class_labels": torch.zeros(len(boxes), dtype=torch.long, device=images.device), "boxes": boxes}
             )
         out = self.model(pixel_values=self.normalize(images), labels=labels)
-        self._capture.clear()
+        self.clear_captured()
         return out.loss, dict(out.loss_dict)

@@ -9,46 +9,31 @@
 
 from __future__ import annotations
 
-import time
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, nullcontext
+from typing import Protocol
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..data.transforms import image_to_tensor, letterbox_image
 from ..hand.topology import HandTopology
-from ..prediction import HandPrediction, PredictTiming
 from .box_ops import box_xyxy_to_cxcywh
 from .decoder import HandDecoder
 from .detector import Detector
-from .postprocess import postprocess
 from .query_filtering import filter_queries, simota_assign
 from .side_tuning import SideTuning, fuse_features
+from .stages import set_stage_trainable
+from .topology_buffers import register_topology_buffers
 
 
-class _StageTimer:
-    """Accumulates wall time per stage into a PredictTiming (synchronising CUDA when used)."""
+class StageHook(Protocol):
+    """What ``forward(..., timer=)`` accepts: a context per named stage (``predictor.StageTimer``)."""
 
-    def __init__(self, device: torch.device):
-        self.timing = PredictTiming()
-        self.cuda = device.type == "cuda"
-
-    @contextmanager
-    def stage(self, name: str):
-        if self.cuda:
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        yield
-        if self.cuda:
-            torch.cuda.synchronize()
-        setattr(self.timing, name, getattr(self.timing, name) + (time.perf_counter() - t0) * 1000.0)
+    def stage(self, name: str) -> AbstractContextManager[None]: ...
 
 
-class _NoTimer:
-    @contextmanager
-    def stage(self, name: str):
-        yield
+class _NoStages:
+    def stage(self, name: str) -> AbstractContextManager[None]:
+        return nullcontext()
 
 
 class HandOS(nn.Module):
@@ -93,14 +78,7 @@ class HandOS(nn.Module):
         self.simota_topk = int(simota_topk)
         self.max_matches_per_gt = max_matches_per_gt
         self.config = config or {}
-        self.register_buffer("topology_template", torch.as_tensor(np.asarray(topology.template), dtype=torch.float32))
-        self.register_buffer("topology_faces", torch.as_tensor(np.asarray(topology.faces), dtype=torch.long))
-        self.register_buffer(
-            "topology_joint_regressor", torch.as_tensor(np.asarray(topology.joint_regressor), dtype=torch.float32)
-        )
-        self.register_buffer(
-            "topology_skinning_weights", torch.as_tensor(np.asarray(topology.skinning_weights_21), dtype=torch.float32)
-        )
+        register_topology_buffers(self, topology)  # topology_* buffers: saved with the weights
         self.detector.requires_grad_(False)
         self.detector.eval()
 
@@ -117,10 +95,7 @@ class HandOS(nn.Module):
         through ``detector.detection_loss``). Stages 1 (2D) and 2 (full): everything but the
         detector, which is frozen (no gradient, eval mode) as in the paper."""
         self._detector_trainable = stage == 0
-        for name, p in self.named_parameters():
-            if not name.startswith("detector."):
-                p.requires_grad_(stage != 0)
-        self.detector.set_trainable(stage == 0)  # a pre-trained backbone stays frozen even in stage 0
+        set_stage_trainable(self, self.detector, stage)
         self.train(self.training)
 
     def trainable_parameters(self) -> list[nn.Parameter]:
@@ -141,6 +116,7 @@ class HandOS(nn.Module):
         nms_threshold: float | None = None,
         max_hands: int | None = None,
         fixed_count: int | None = None,
+        timer: StageHook | None = None,
     ) -> dict:
         """
         Args:
@@ -150,6 +126,8 @@ class HandOS(nn.Module):
                 against ``targets[b]["boxes"]``. None: by threshold + NMS + cap.
             score_threshold, nms_threshold, max_hands: override the inference defaults.
             fixed_count: benchmark mode, exactly the top-``fixed_count`` queries per image.
+            timer: optional per-stage hook (``timer.stage(name)`` contexts around the detector,
+                side tuning and decoder; ``predictor.StageTimer`` measures wall time).
 
         Returns:
             dict with per-layer lists ``pred_joints_2d`` [(K, 21, 2) network px], ``pred_vertices``
@@ -160,9 +138,8 @@ class HandOS(nn.Module):
             ``image_size`` (int S), ``detector_scores`` (B, Q), ``detector_boxes`` (B, Q, 4).
             K = total number of selected instances in the batch.
         """
-        return self._forward(images, Ks, targets, _NoTimer(), score_threshold, nms_threshold, max_hands, fixed_count)
-
-    def _forward(self, images, Ks, targets, timer, score_threshold, nms_threshold, max_hands, fixed_count) -> dict:
+        if timer is None:
+            timer = _NoStages()
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"images must be (B, 3, S, S), got {tuple(images.shape)}")
         size = int(images.shape[-1])
@@ -223,43 +200,3 @@ class HandOS(nn.Module):
             qis.append(q)
             gis.append(g)
         return torch.cat(bis), torch.cat(qis), torch.cat(gis)
-
-    # ---------------------------------------------------------------- predict
-    def predict(
-        self,
-        image: np.ndarray,
-        K: np.ndarray,
-        score_threshold: float | None = None,
-        nms_threshold: float | None = None,
-        max_hands: int | None = None,
-    ) -> list[HandPrediction]:
-        """One RGB image (H, W, 3) uint8 and its 3x3 intrinsics -> hands in original pixels / metres."""
-        return self.predict_timed(image, K, score_threshold, nms_threshold, max_hands)[0]
-
-    def predict_timed(
-        self,
-        image: np.ndarray,
-        K: np.ndarray,
-        score_threshold: float | None = None,
-        nms_threshold: float | None = None,
-        max_hands: int | None = None,
-        fixed_count: int | None = None,
-    ) -> tuple[list[HandPrediction], PredictTiming]:
-        """:meth:`predict` plus per-stage wall times (ms). ``fixed_count`` forces a number of hands (bench)."""
-        image = np.asarray(image)
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"image must be (H, W, 3) uint8 RGB, got shape {image.shape} dtype {image.dtype}")
-        K = np.asarray(K, dtype=np.float32)
-        if K.shape != (3, 3):
-            raise ValueError(f"K must be 3x3, got {K.shape}")
-        device = self.device
-        timer = _StageTimer(device)
-        with timer.stage("preprocess_ms"):
-            canvas, K_net, lb = letterbox_image(image, K, self.input_size)
-            x = image_to_tensor(canvas)[None].to(device)
-            k_t = torch.from_numpy(K_net)[None].to(device)
-        with torch.no_grad():
-            out = self._forward(x, k_t, None, timer, score_threshold, nms_threshold, max_hands, fixed_count)
-            with timer.stage("postprocess_ms"):
-                preds = postprocess(out, [lb], self.topology_faces.cpu().numpy())[0]
-        return preds, timer.timing

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..hand.handedness import signed_volume
 
@@ -189,107 +189,3 @@ def loss_normal_consistency(pred: Tensor, faces: Tensor, adjacency: Tensor, weig
     n = face_normals(pred, faces)
     cos = (n[:, adjacency[:, 0]] * n[:, adjacency[:, 1]]).sum(-1)
     return _masked_mean(1.0 - cos, weight)
-
-
-def gather_matched_targets(
-    targets: list[dict[str, Tensor]], batch_index: Tensor, gt_index: Tensor
-) -> dict[str, Tensor]:
-    """Stack the ground truth of each matched instance: target[b][key][g] for (b, g) pairs -> (K, ...)."""
-    keys = ["boxes", "joints_2d", "visibility", "joints_3d", "vertices", "cam_t", "has_2d", "has_3d", "has_mesh"]
-    device = batch_index.device
-    out: dict[str, Tensor] = {}
-    bi, gi = batch_index.tolist(), gt_index.tolist()
-    for key in keys:
-        if key not in targets[0]:
-            continue
-        rows = [targets[b][key][g] for b, g in zip(bi, gi, strict=True)]
-        if rows:
-            out[key] = torch.stack(rows).to(device)
-        else:
-            out[key] = targets[0][key][:0].to(device)
-    out["K"] = (
-        torch.stack([targets[b]["K"] for b in bi]).to(device).float() if bi else torch.zeros(0, 3, 3, device=device)
-    )
-    return out
-
-
-class HandOSCriterion(nn.Module):
-    """Weighted sum of all terms (eq. XII) over every decoder layer's output (deep supervision).
-
-    Args:
-        faces: (F, 3) hand-model faces.
-        weights: lambda per term; keys of :data:`DEFAULT_WEIGHTS` (missing keys use the defaults).
-        sigmas: (21,) OKS sigmas (default :data:`WHOLEBODY_HAND_SIGMAS`).
-
-    Masks: 2D/proj/OKS terms use ``has_2d * visibility``; ``j3d`` uses ``has_3d``;
-    ``vertices``/``normal``/``edge`` use ``has_mesh``; ``nc`` (weak, no annotation
-    needed) applies to every matched instance. So 2D-only data switches the 3D terms off.
-    """
-
-    def __init__(self, faces: np.ndarray | Tensor, weights: dict[str, float] | None = None, sigmas=None):
-        super().__init__()
-        unknown = set(weights or {}) - set(DEFAULT_WEIGHTS)
-        if unknown:
-            raise ValueError(f"unknown loss weights {sorted(unknown)}; known: {sorted(DEFAULT_WEIGHTS)}")
-        self.weights = {**DEFAULT_WEIGHTS, **(weights or {})}
-        faces_t = torch.as_tensor(np.asarray(faces), dtype=torch.long)
-        self.register_buffer("faces", faces_t, persistent=False)
-        self.register_buffer("adjacency", face_adjacency(faces_t.numpy()), persistent=False)
-        sig = torch.tensor(WHOLEBODY_HAND_SIGMAS if sigmas is None else sigmas, dtype=torch.float32)
-        self.register_buffer("sigmas", sig, persistent=False)
-
-    def layer_losses(self, out: dict[str, Tensor], tgt: dict[str, Tensor], image_size: float) -> dict[str, Tensor]:
-        """Unweighted terms of one decoder layer. ``out`` holds that layer's tensors (keys without ``pred_``)."""
-        losses: dict[str, Tensor] = {}
-        w2d = tgt["visibility"].float() * tgt["has_2d"].float()[:, None]
-        boxes = tgt["boxes"].float()
-        area = (boxes[:, 2] - boxes[:, 0]).clamp(min=0) * (boxes[:, 3] - boxes[:, 1]).clamp(min=0)
-        sig = self.sigmas.to(out["joints_2d"].device)
-        losses["j2d"] = loss_j2d(out["joints_2d"], tgt["joints_2d"], w2d, image_size)
-        losses["oks_2d"] = loss_oks_2d(out["joints_2d"], tgt["joints_2d"], w2d, area, sig)
-        if "vertices" in out:
-            faces = self.faces
-            w_mesh = tgt["has_mesh"].float()
-            losses["vertices"] = loss_vertices(out["vertices"], tgt["vertices"], w_mesh)
-            losses["j3d"] = loss_j3d(out["joints_3d"], tgt["joints_3d"], tgt["has_3d"].float())
-            losses["normal"] = loss_normal(out["vertices"], tgt["vertices"], faces, w_mesh)
-            losses["edge"] = loss_edge(out["vertices"], tgt["vertices"], faces, w_mesh)
-            losses["proj"] = loss_proj(out["joints_proj"], tgt["joints_2d"], w2d, image_size)
-            losses["oks_proj"] = loss_oks_proj(out["joints_proj"], tgt["joints_2d"], w2d, area, sig)
-            ones = torch.ones_like(w_mesh)
-            losses["nc"] = loss_normal_consistency(out["vertices"], faces, self.adjacency, ones)
-            if self.weights["side"] > 0:
-                losses["side"] = loss_side(out["vertices"], tgt["vertices"], faces, w_mesh)
-        return losses
-
-    def forward(self, outputs: dict, targets: list[dict[str, Tensor]]) -> dict[str, Tensor]:
-        """
-        Args:
-            outputs: ``HandOS.forward`` output with targets (per-layer lists, ``instance_batch_index``,
-                ``instance_gt_index``, ``image_size``).
-            targets: the training target dicts.
-
-        Returns:
-            dict of scalars: each term of the last layer (unweighted, key = term name),
-            ``total`` = sum over layers and terms of lambda * term, and ``num_instances``.
-        """
-        tgt = gather_matched_targets(targets, outputs["instance_batch_index"], outputs["instance_gt_index"])
-        image_size = float(outputs["image_size"])
-        n2d = len(outputs["pred_joints_2d"])
-        n3d = len(outputs.get("pred_vertices", []))
-        total = outputs["pred_joints_2d"][-1].sum() * 0.0
-        last: dict[str, Tensor] = {}
-        for i in range(n2d):
-            layer_out = {"joints_2d": outputs["pred_joints_2d"][i]}
-            k = i - (n2d - n3d)
-            if k >= 0:
-                for key in ("vertices", "joints_3d", "cam_t", "joints_proj"):
-                    layer_out[key] = outputs["pred_" + key][k]
-            terms = self.layer_losses(layer_out, tgt, image_size)
-            for name, value in terms.items():
-                total = total + self.weights[name] * value
-            last = terms
-        result = {name: value.detach() for name, value in last.items()}
-        result["total"] = total
-        result["num_instances"] = torch.tensor(float(outputs["instance_batch_index"].numel()))
-        return result

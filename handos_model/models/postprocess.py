@@ -13,13 +13,12 @@ import numpy as np
 from torch import Tensor
 
 from ..data.transforms import Letterbox
+from ..hand.handedness import side_from_normals
 from ..prediction import HandPrediction
 from .box_ops import box_cxcywh_to_xyxy
 
 
 def _side_from_normals(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from ..hand.handedness import side_from_normals  # owned by the hand-model module
-
     side, conf = side_from_normals(vertices, faces)
     return np.asarray(side).reshape(-1), np.asarray(conf, dtype=np.float32).reshape(-1)
 
