@@ -27,6 +27,7 @@ import yaml
 
 from .. import PACKAGE_DIR
 from ..detector_weights import load_detector_weights
+from ..hand.coarse_mesh import build_coarse_mesh
 from ..hand.hand_model import load_hand_model
 from ..hand.topology import HandTopology
 from .criterion import HandOSCriterion
@@ -124,9 +125,6 @@ def build_model(
     num_coarse = dec_cfg.pop("coarse_vertices", None)
     neighbours = int(dec_cfg.pop("coarse_neighbours", 8))
     if num_coarse:
-        from ..hand.coarse_mesh import build_coarse_mesh
-        from ..hand.hand_model import load_hand_model
-
         hand = load_hand_model(m.get("hand_model", "open"))
         dec_cfg["coarse"] = build_coarse_mesh(hand, int(num_coarse), neighbours)
     decoder = HandDecoder(
