@@ -21,6 +21,7 @@ setup(
         "handos_model.data",
         "handos_model.models",
         "handos_model.engine",
+        "handos_model.export",
     ],
     package_data={
         "handos_model": ["assets/*.npz", "assets/*.png", "configs/*.yaml", "weights/*.safetensors", "weights/*.json"],
@@ -39,6 +40,7 @@ setup(
     extras_require={
         "gdino": ["transformers>=4.40"],
         "train": ["tensorboard>=2.14"],
+        "onnx": ["onnx>=1.16", "onnxruntime>=1.18", "onnxscript>=0.3"],
         "bench": ["mediapipe==0.10.14", "psutil>=5.9"],
     },
     entry_points={
@@ -46,6 +48,7 @@ setup(
             "handos-synth=handos_model.synth.cli:main",
             "handos-train=handos_model.engine.train:main",
             "handos-eval=handos_model.engine.evaluate:main",
+            "handos-export=handos_model.export.cli:main",
         ],
     },
 )
