@@ -86,29 +86,49 @@ def draw(sample: Sample) -> np.ndarray:
     return im
 
 
+# what the sample sheet shows, one cell each: a predicate on (scene, sample)
+SHEET = (
+    ("a hand next to a face", lambda sc, s: bool(sc.people) and _big_hand(s, 0.25)),
+    ("people, no hand", lambda sc, s: not s.hands and len(sc.people) >= 1),
+    ("a held object", lambda sc, s: any(h.held is not None for h in sc.hands) and _big_hand(s, 0.2)),
+    ("several hands", lambda sc, s: len(s.hands) >= 2 and _big_hand(s, 0.2)),
+    ("an arm, its hand out of view", lambda sc, s: bool(sc.arms)),
+    ("a room", lambda sc, s: _big_hand(s, 0.3) and not sc.people),
+)
+
+
+def _big_hand(s: Sample, frac: float) -> bool:
+    return any((h.box[3] - h.box[1]) >= frac * s.height for h in s.hands)
+
+
 def write_pngs(out: Path, size: int, seed: int) -> list[Path]:
-    """A few renders with a clearly visible hand (4 random scenes, 1 easy) and one annotated copy."""
+    """``synth_samples.png`` / ``synth_samples_annotated.png``: a 3x2 sheet of renders, one per ``SHEET`` entry."""
+    from handos_model.synth.compose import render_scene
+    from handos_model.synth.generate import sample_rng
+    from handos_model.synth.scene import sample_scene
+
     out.mkdir(parents=True, exist_ok=True)
     model = load_hand_model("open")
     cfg = SynthConfig(width=size, height=size)
-    picked: list[Sample] = []
+    cells: list[Sample | None] = [None] * len(SHEET)
     i = 0
-    while len(picked) < 4 and i < 500:
-        s = render_sample(seed, i, cfg, model)
+    while any(c is None for c in cells) and i < 2000:
+        rng = sample_rng(seed, i)
+        scene = sample_scene(rng, cfg, model)
+        s = render_scene(scene, rng, model, key=f"{i:06d}")
         i += 1
-        tall = [(h.box[3] - h.box[1]) / s.height for h in s.hands]
-        want_multi = len(picked) % 2 == 1
-        if tall and max(tall) >= 0.3 and (len(s.hands) >= 2) == want_multi:
-            picked.append(s)
-    picked.append(render_sample(seed, 1, easy_config(width=size, height=size), model))
+        for k, (_, want) in enumerate(SHEET):
+            if cells[k] is None and want(scene, s):
+                cells[k] = s
+                break
+    picked = [c for c in cells if c is not None]
     paths = []
-    for k, s in enumerate(picked):
-        p = out / f"synth_{k}.png"
-        cv2.imwrite(str(p), cv2.cvtColor(s.image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    for name, ims in (("synth_samples.png", [cv2.cvtColor(c.image, cv2.COLOR_RGB2BGR) for c in picked]),
+                      ("synth_samples_annotated.png", [draw(c) for c in picked])):
+        rows = [np.concatenate(ims[r:r + 3], 1) for r in range(0, len(ims) - len(ims) % 3, 3)]
+        p = out / name
+        cv2.imwrite(str(p), np.concatenate(rows, 0), [cv2.IMWRITE_PNG_COMPRESSION, 9])
         paths.append(p)
-    p = out / f"synth_{len(picked)}_annotated.png"
-    cv2.imwrite(str(p), draw(picked[1]), [cv2.IMWRITE_PNG_COMPRESSION, 9])
-    paths.append(p)
     return paths
 
 

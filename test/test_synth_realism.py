@@ -238,11 +238,17 @@ def test_the_scene_mix_has_people_without_hands_and_faces_next_to_hands(model) -
     assert sum(bool(s.people) for s in scenes) >= 25
     assert sum(bool(s.arms) for s in scenes) >= 4
     assert sum(any(h.held is not None for h in s.hands) for s in scenes) >= 4
-    # a face next to a hand: the first person's head centre within two hand sizes of the hand box
+    # a face next to a hand: one person's head beside the hand's box, about as big as the hand
     box = np.array([80.0, 60.0, 120.0, 110.0])
+    size = max(box[2] - box[0], box[3] - box[1])
+    c = (box[:2] + box[2:]) / 2
+
+    def beside(q) -> bool:
+        d = np.abs(q.head_center - c)
+        return bool(d[0] >= 0.5 * (box[2] - box[0]) and np.hypot(*d) <= 3.0 * size
+                    and 0.8 * size <= q.head_height <= 1.7 * size)
+
     for s in range(10):
-        p = sample_people(np.random.default_rng(s), 200, 160, [box], [], np.array([0.0, -1.0]), beside_hand_prob=1.0)[0]
-        size = max(box[2] - box[0], box[3] - box[1])
-        d = np.abs(p.head_center - (box[:2] + box[2:]) / 2)
-        assert d[0] >= 0.5 * (box[2] - box[0]) and np.hypot(*d) <= 3.0 * size
-        assert 0.8 * size <= p.head_height <= 1.7 * size
+        people = sample_people(np.random.default_rng(s), 200, 160, [box], [], np.array([0.0, -1.0]), beside_hand_prob=1.0)
+        assert [p.head_height for p in people] == sorted(p.head_height for p in people)
+        assert any(beside(q) for q in people)

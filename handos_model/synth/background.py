@@ -150,7 +150,8 @@ def random_background(rng: np.random.Generator, h: int, w: int, plain: bool = Fa
         img = (1 - a) * img + a * g2(rng, h, w)
     if rng.random() < 0.15:
         img = skin_blobs(rng, img)
+    out = np.clip(img, 0, 255).astype(np.uint8)
     if rng.random() < 0.35:  # depth of field
         s = rng.uniform(0.8, 4.0)
-        img = cv2.GaussianBlur(img, (0, 0), s)
-    return np.clip(img, 0, 255).astype(np.uint8)
+        out = cv2.GaussianBlur(out, (0, 0), s)
+    return out

@@ -85,8 +85,8 @@ def forearm_mesh(fa: Forearm, scale: float, n_around: int = 14) -> tuple[np.ndar
     e2 = fa.bend @ np.array([0.0, 0.0, 1.0])
     start = np.array([0.0, 0.004, 0.0]) * scale
     ts = np.array([0.0, 0.03, 0.08, 0.16, 0.26, 0.36, 0.45]) * scale
-    if fa.length > max(ts[-1] + 0.05, 0.5):  # an arm that goes on: rings every 10 cm, the last at its end
-        ts = np.concatenate([ts, np.arange(ts[-1] + 0.1, fa.length, 0.1), [fa.length]])
+    if fa.length > max(ts[-1] + 0.05, 0.5):  # an arm that goes on: rings every 25 cm, the last at its end
+        ts = np.concatenate([ts, np.arange(ts[-1] + 0.25, fa.length, 0.25), [fa.length]])
     ts = ts[ts <= fa.length + 1e-9]
     if len(ts) < 2:
         ts = np.array([0.0, max(fa.length, 0.02)])

@@ -42,7 +42,7 @@ class SynthConfig:
     beside_face_prob: float = 0.5
     bare_arm_prob: float = 0.15
     held_prob: float = 0.2
-    crease_prob: float = 0.8
+    crease_prob: float = 0.5
     backgrounds: str | None = None
     photo_prob: float = 1.0
     easy: bool = False  # one big, well-lit hand on a plain background, no effects

@@ -1,7 +1,7 @@
 """Skin creases of the rendered hands, drawn in screen space from the projected joints.
 
-Knuckle creases: short strokes across each finger at its PIP and DIP joints (and the thumb's
-IP and MCP), on both sides of the hand. Palm lines (heart, head and life lines) between the
+Knuckle creases: short soft strokes across each finger at its PIP and DIP joints (and the
+thumb's MCP and IP), on both sides of the hand. Palm lines (heart, head and life lines) between the
 knuckles and the wrist, which ``render.shade`` applies to the palm-side skin only. The map
 only darkens the albedo of the hand's own skin pixels, so it never changes the ground truth.
 """
@@ -29,7 +29,7 @@ def palm_lines(j: np.ndarray) -> list[np.ndarray]:
     return [heart, head, life]
 
 
-def crease_map(h: int, w: int, hands: list[tuple[np.ndarray, float]], strength: float = 0.3) -> np.ndarray:
+def crease_map(h: int, w: int, hands: list[tuple[np.ndarray, float]], strength: float = 0.16) -> np.ndarray:
     """(H, W, 2) float32 darkening: channel 0 knuckle creases, channel 1 palm lines.
 
     ``hands``: per hand, its 2D joints (21, 2) and a finger width in pixels.
@@ -39,21 +39,20 @@ def crease_map(h: int, w: int, hands: list[tuple[np.ndarray, float]], strength: 
     for j, finger_px in hands:
         if finger_px < 3.0:  # too small to show creases
             continue
-        half = 0.5 * finger_px
-        th = 1 if finger_px < 14 else 2
+        half = 0.3 * finger_px  # short of the finger's sides
+        th = 1 if finger_px < 20 else 2
         for a, b in _KNUCKLES:
             d = j[b] - j[a]
             n = np.array([-d[1], d[0]]) / max(float(np.hypot(*d)), 1e-6)
-            for t in (0.0, 0.12):  # a double crease at each joint
-                c = j[a] + d * t
-                p0, p1 = c - n * half, c + n * half
-                cv2.line(knuckle, (int(p0[0] * 4), int(p0[1] * 4)), (int(p1[0] * 4), int(p1[1] * 4)), 255, th,
-                         cv2.LINE_AA, 2)
+            p0, p1 = j[a] - n * half, j[a] + n * half
+            cv2.line(knuckle, (int(p0[0] * 4), int(p0[1] * 4)), (int(p1[0] * 4), int(p1[1] * 4)), 255, th,
+                     cv2.LINE_AA, 2)
         for line in palm_lines(j):
             pts = np.round(line * 4).astype(np.int32)
             cv2.polylines(palm, [pts], False, 255, th, cv2.LINE_AA, 2)
     out = np.empty((h, w, 2), np.float32)
     out[..., 0] = knuckle
     out[..., 1] = palm
-    out *= np.float32(strength / 255.0)
-    return out
+    out = cv2.GaussianBlur(out, (0, 0), 0.8)  # soft folds, not drawn lines
+    out *= np.float32(2.0 * strength / 255.0)  # (the blur roughly halves a 1-px line's peak)
+    return np.minimum(out, np.float32(strength))

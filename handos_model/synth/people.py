@@ -97,7 +97,8 @@ def sample_person(rng: np.random.Generator, w: int, h: int, head_center: np.ndar
 def sample_people(rng: np.random.Generator, w: int, h: int, hand_boxes: list[np.ndarray],
                   hand_skins: list[np.ndarray], light: np.ndarray, max_people: int = 3,
                   beside_hand_prob: float = 0.5) -> list[Person]:
-    """1 to ``max_people`` people; with ``beside_hand_prob`` the first one's face is next to a hand."""
+    """1 to ``max_people`` people, small (far) to big (near); with ``beside_hand_prob`` one of them
+    has its face right next to a hand, about as big as the hand."""
     n = 1 + int(rng.integers(max_people))
     people: list[Person] = []
     for k in range(n):
@@ -112,7 +113,7 @@ def sample_people(rng: np.random.Generator, w: int, h: int, hand_boxes: list[np.
             people.append(sample_person(rng, w, h, head_center=c, head_height=size, skin=skin, light=light))
         else:
             people.append(sample_person(rng, w, h, skin=skin, light=light))
-    return people
+    return sorted(people, key=lambda p: p.head_height)  # drawn far (small) to near (big)
 
 
 def draw_person(img: np.ndarray, p: Person) -> None:
