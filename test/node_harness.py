@@ -33,6 +33,19 @@ def have_weights() -> bool:
     return WEIGHTS.is_file() and WEIGHTS.with_suffix(".json").is_file()
 
 
+def package_prefix() -> Path | None:
+    """Install prefix of the built handos_ros of this lane (install/handos_ros for Kilted), from
+    the ament index of the sourced environment; None when it is not built / not sourced."""
+    try:
+        from ament_index_python.packages import PackageNotFoundError, get_package_prefix
+    except ImportError:
+        return None
+    try:
+        return Path(get_package_prefix("handos_ros"))
+    except PackageNotFoundError:
+        return None
+
+
 class NodeProcess:
     """handos_node in its own process; ``log()`` returns everything it printed so far."""
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+import pytest
+from node_harness import package_prefix
 from ros_isolation import REPO_ROOT
 
-PREFIX = REPO_ROOT / "install" / "handos_ros"
+pytestmark = pytest.mark.ros
+# install/handos_ros in the Kilted lane, .venv-jazzy/ws/install/handos_ros in the Jazzy one.
+PREFIX = package_prefix() or REPO_ROOT / "install" / "handos_ros"
 
 
 def test_package_is_ament_cmake() -> None:

@@ -53,7 +53,7 @@ def test_missing_explicit_weights_file_is_an_error(tmp_path):
 
 
 def test_params_file_and_autostart_false_leave_the_node_unconfigured(tmp_path, rclpy_context):
-    """config/handos.yaml is a valid ROS params file (/**/handos_node key) and autostart:=false waits
+    """config/handos.yaml is a valid ROS params file (/** key) and autostart:=false waits
     for a lifecycle manager; configure + activate through the services then works."""
     import torch
     from rcl_interfaces.srv import GetParameters
@@ -89,6 +89,30 @@ def test_params_file_and_autostart_false_leave_the_node_unconfigured(tmp_path, r
         assert client.change_state("activate") and client.get_state() == "active"
         assert client.infos[-1].weights.startswith("explicit_model.safetensors")
         assert "UNTRAINED" not in client.infos[-1].weights
+    finally:
+        client.shutdown()
+        assert proc.stop() == 0
+
+
+def test_params_file_applies_to_a_renamed_node(tmp_path, rclpy_context):
+    """config/handos.yaml's values reach the node under another name (`-r __node:=`, launch's node_name:=)."""
+    import yaml
+    from rcl_interfaces.srv import GetParameters
+
+    data = yaml.safe_load((REPO_ROOT / "config" / "handos.yaml").read_text(encoding="utf-8"))
+    (key,) = data
+    data[key]["ros__parameters"].update({"max_hands": 3, "track_max_age": 9})
+    params_file = tmp_path / "renamed.yaml"
+    params_file.write_text(yaml.safe_dump(data), encoding="utf-8")
+    proc = NodeProcess(tmp_path / "node.log", name="left_camera_hands",
+                       extra_ros_args=["--params-file", str(params_file), "-p", "autostart:=false"])
+    client = Client(rclpy_context, node_name="left_camera_hands")
+    try:
+        cli = client.node.create_client(GetParameters, "/left_camera_hands/get_parameters")
+        assert cli.wait_for_service(timeout_sec=60.0), proc.log()[-2000:]
+        fut = cli.call_async(GetParameters.Request(names=["max_hands", "track_max_age"]))
+        assert client.spin_until(fut.done, 20.0)
+        assert [v.integer_value for v in fut.result().values] == [3, 9], proc.log()[-2000:]
     finally:
         client.shutdown()
         assert proc.stop() == 0
