@@ -12,6 +12,7 @@ import math
 import numpy as np
 from geometry_msgs.msg import Point, Pose, Quaternion, Vector3
 
+from handos_model.hand.joint_angles import ABDUCTION_NAMES, FLEXION_NAMES, joint_angles
 from handos_model.hand.topology import JOINT_NAMES, SKELETON_PARENTS, HandTopology
 from handos_model.prediction import HandPrediction
 from handos_ros.msg import HandMesh, HandMeshInfo
@@ -29,7 +30,7 @@ def wrist_rotation(joints_3d: np.ndarray, side: int) -> np.ndarray | None:
 
     Args:
         joints_3d: (21, 3) metres, camera optical frame.
-        side: HandMesh.LEFT (0) or HandMesh.RIGHT (1).
+        side: HandMesh.LEFT or HandMesh.RIGHT (anything but RIGHT is taken as a left hand).
     """
     j = np.asarray(joints_3d, dtype=np.float64).reshape(21, 3)
     if not np.all(np.isfinite(j)):
@@ -74,15 +75,21 @@ def quaternion_from_matrix(R: np.ndarray) -> tuple[float, float, float, float]:
     return float(q[0]), float(q[1]), float(q[2]), float(q[3])
 
 
-def wrist_pose(joints_3d: np.ndarray, side: int) -> Pose:
-    """geometry_msgs/Pose of the wrist frame (identity orientation if the joints are degenerate)."""
+def wrist_pose(joints_3d: np.ndarray, side: int) -> tuple[Pose, bool]:
+    """geometry_msgs/Pose of the wrist frame and whether it is valid (False: degenerate joints,
+    identity orientation)."""
     j = np.asarray(joints_3d, dtype=np.float64).reshape(21, 3)
     pose = Pose()
     pose.position = Point(x=float(j[WRIST, 0]), y=float(j[WRIST, 1]), z=float(j[WRIST, 2]))
     R = wrist_rotation(j, side)
     qx, qy, qz, qw = quaternion_from_matrix(R) if R is not None else (0.0, 0.0, 0.0, 1.0)
     pose.orientation = Quaternion(x=qx, y=qy, z=qz, w=qw)
-    return pose
+    return pose, R is not None and bool(np.all(np.isfinite(j[WRIST])))
+
+
+def side_msg(model_side: int) -> int:
+    """The model's side (0 left, 1 right) -> HandMesh.LEFT / RIGHT."""
+    return HandMesh.RIGHT if int(model_side) == 1 else HandMesh.LEFT
 
 
 def _f32(values: np.ndarray, n: int) -> np.ndarray:
@@ -92,13 +99,22 @@ def _f32(values: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def hand_mesh_from_prediction(pred: HandPrediction, track_id: int) -> HandMesh:
-    """One HandPrediction -> HandMesh (see msg/HandMesh.msg for frames and layouts)."""
+def hand_mesh_from_prediction(pred: HandPrediction, track_id: int, track_side: int | None = None,
+                              primary: bool = False, track_age: int = 1) -> HandMesh:
+    """One HandPrediction -> HandMesh (see msg/HandMesh.msg for frames and layouts).
+
+    ``track_side`` is the track's side in the model's convention (0 left, 1 right; None: this
+    frame's observed side); ``primary`` / ``track_age`` come from the tracker. The wrist frame
+    and the joint angles are built with the observed side (the handedness of these joints).
+    """
     msg = HandMesh()
     msg.id = int(track_id) & 0xFFFFFFFF
     msg.score = float(pred.score)
-    msg.side = HandMesh.RIGHT if int(pred.side) == 1 else HandMesh.LEFT
+    msg.side_observed = side_msg(pred.side)
+    msg.side = side_msg(pred.side if track_side is None else track_side)
     msg.side_confidence = float(pred.side_confidence)
+    msg.primary = bool(primary)
+    msg.track_age = int(track_age) & 0xFFFFFFFF
     msg.box = _f32(pred.box, 4)
     msg.joints_2d = _f32(pred.joints_2d, 42)
     msg.joints_2d_proj = _f32(pred.joints_2d_proj, 42)
@@ -107,7 +123,10 @@ def hand_mesh_from_prediction(pred: HandPrediction, track_id: int) -> HandMesh:
     msg.vertices = array.array("f", verts.tobytes())
     t = np.asarray(pred.cam_t, dtype=np.float64).reshape(3)
     msg.cam_translation = Vector3(x=float(t[0]), y=float(t[1]), z=float(t[2]))
-    msg.wrist_pose = wrist_pose(pred.joints_3d, msg.side)
+    msg.wrist_pose, msg.wrist_pose_valid = wrist_pose(pred.joints_3d, msg.side_observed)
+    angles = joint_angles(pred.joints_3d, left=msg.side_observed == HandMesh.LEFT)
+    msg.flexion = angles.flexion.astype(np.float32)
+    msg.abduction = angles.abduction.astype(np.float32)
     return msg
 
 
@@ -118,8 +137,10 @@ def mesh_info_from_topology(
     score_threshold: float,
     nms_threshold: float,
     max_hands: int,
+    frame_prefix: str = "",
 ) -> HandMeshInfo:
-    """HandMeshInfo (header stamp left to the caller) describing ``topology`` and the thresholds."""
+    """HandMeshInfo (header stamp left to the caller) describing ``topology``, the thresholds and
+    the operator-hand TF frames ``<frame_prefix>left`` / ``right``."""
     info = HandMeshInfo()
     info.hand_model = str(topology.name)
     info.weights = weights
@@ -132,4 +153,8 @@ def mesh_info_from_topology(
     info.score_threshold = float(score_threshold)
     info.nms_threshold = float(nms_threshold)
     info.max_hands = int(max_hands)
+    info.flexion_names = list(FLEXION_NAMES)
+    info.abduction_names = list(ABDUCTION_NAMES)
+    info.left_frame = f"{frame_prefix}left"
+    info.right_frame = f"{frame_prefix}right"
     return info

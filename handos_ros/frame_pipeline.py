@@ -5,7 +5,8 @@
   mailbox (:mod:`handos_ros.mailbox`), overwriting (and counting as dropped) a frame the worker
   has not taken yet, so latency stays bounded at any input rate;
 - worker thread: the LATEST frame -> decode (H, W, 3) uint8 RGB -> camera_info K (3, 3) ->
-  HandOS ``predict`` -> track ids -> ``hands/meshes``, TF, markers, debug image.
+  HandOS ``predict`` -> tracks, smoothing, the operator's hands (:mod:`handos_ros.hand_tracks`) ->
+  ``hands/meshes``, TF, ``hands/left|right/wrist``, markers, debug image.
 
 The worker never dies: every exception is caught, counted and logged (throttled per problem).
 Once the ROS context is shut down (Ctrl-C, SIGTERM) it stops quietly instead: a publish on a
@@ -29,16 +30,18 @@ from handos_ros import camera_info as caminfo
 from handos_ros import image_decode
 from handos_ros.conversions import hand_mesh_from_prediction
 from handos_ros.debug_image import draw_hands
+from handos_ros.hand_tracks import HandTracks, TrackingConfig
 from handos_ros.image_encode import image_msg
 from handos_ros.log_throttle import ThrottledLogger
 from handos_ros.mailbox import LatestMailbox
 from handos_ros.markers import HandMarkers
 from handos_ros.model_runner import ModelGuard, ModelParked
 from handos_ros.msg import HandMeshArray
+from handos_ros.one_euro import OneEuroParams
 from handos_ros.parameters import Settings
+from handos_ros.per_side import hand_transforms, wrist_poses
 from handos_ros.pipeline_stats import PipelineStats
-from handos_ros.tf_broadcast import HandTfBroadcaster, hand_transforms
-from handos_ros.tracking import IouTracker
+from handos_ros.tf_broadcast import HandTfBroadcaster
 
 # Extra rejection reasons counted by the pipeline itself.
 BAD_FRAME_ID = "bad_frame_id"
@@ -67,6 +70,17 @@ class Outputs:
     debug: Any  # lifecycle publisher of sensor_msgs/Image
     tf: HandTfBroadcaster
     marker_builder: HandMarkers
+    wrists: dict[int, Any] | None = None  # HandMesh.LEFT / RIGHT -> lifecycle publisher of PoseStamped
+    frame_prefix: str = ""  # TF frames <prefix>left / <prefix>right (per_side.frame_prefix)
+
+
+def tracking_config(s: Settings) -> TrackingConfig:
+    """The tracking and smoothing parameters of a Settings snapshot."""
+    return TrackingConfig(
+        iou_threshold=s.track_iou_threshold, max_age=s.track_max_age, side_frames=s.track_side_frames,
+        max_distance=s.track_max_distance, smoothing=s.smoothing,
+        filter=OneEuroParams(s.smoothing_min_cutoff, s.smoothing_beta, s.smoothing_d_cutoff),
+    )
 
 
 class FramePipeline:
@@ -86,7 +100,7 @@ class FramePipeline:
         self._stats = stats
         self._tlog = tlog
         self.cameras = caminfo.CameraInfoCache(max_frames=MAX_FRAME_IDS)
-        self.tracker = IouTracker(s.track_iou_threshold, s.track_max_age)
+        self.tracker = HandTracks(tracking_config(s))
         self.active = False  # set by the node's activate / deactivate
         self.image_topic = ""
         self.info_topic = ""
@@ -237,12 +251,16 @@ class FramePipeline:
         if self._reset_tracker.is_set():
             self._reset_tracker.clear()
             self.tracker.reset()
-        ids = self.tracker.update([p.box for p in preds])
+        self.tracker.configure(tracking_config(s))
+        tracked = self.tracker.update(preds, Time.from_msg(header.stamp).nanoseconds / 1e9, K)
         out = HandMeshArray(header=header)
-        out.hands = [hand_mesh_from_prediction(p, i) for p, i in zip(preds, ids, strict=True)]
+        out.hands = [hand_mesh_from_prediction(h.prediction, h.track_id, h.side, h.primary, h.age) for h in tracked]
         out_pubs.meshes.publish(out)
         if s.publish_tf and out.hands:
-            out_pubs.tf.send(hand_transforms(header, out.hands, s.hand_frame_prefix))
+            out_pubs.tf.send(hand_transforms(header, out.hands, out_pubs.frame_prefix, s.publish_track_tf))
+        for side, pose in wrist_poses(header, out.hands).items():
+            if out_pubs.wrists and side in out_pubs.wrists:
+                out_pubs.wrists[side].publish(pose)
         if s.publish_markers and out_pubs.markers.get_subscription_count() > 0:
             out_pubs.markers.publish(out_pubs.marker_builder.build(header, out.hands))
             self.marker_frame = header.frame_id

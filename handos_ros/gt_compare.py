@@ -3,7 +3,8 @@
 Hands are matched greedily by box IoU (>= ``iou_min``). Per matched hand: the mean 2D joint
 error in pixels over the 21 joints (``joints_2d``, the paper's HandOS-2D output; ``proj_err_px``
 the same for ``joints_2d_proj``, HandOS-proj), the same relative to the ground-truth box size
-(max of width and height, the PCK convention), and whether the side is right. For scale, ``centre_err_px`` is the error of a predictor that puts
+(max of width and height, the PCK convention), and whether this frame's side (``side_observed``,
+the model's decision, not the track's ``side`` with hysteresis) is right. For scale, ``centre_err_px`` is the error of a predictor that puts
 every joint at the ground-truth box centre (a model that only found the hand). In 3D: the
 distance of the published wrist (``wrist_pose``, the TF frame's origin) from the true one, and
 its depth error relative to the true depth.
@@ -12,6 +13,7 @@ its depth error relative to the true depth.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -71,6 +73,13 @@ def _wrist_errors(pred, gt) -> dict[str, float]:
     return {"wrist_err_m": float(np.linalg.norm(p - g)), "wrist_depth_rel": float(abs(p[2] - g[2]) / g[2])}
 
 
+def _frame_side(hand: Any) -> int:
+    """The model's side for this frame (HandMesh ``side_observed``); the track's ``side`` where it is
+    unset (UNKNOWN = 0, e.g. ground truth)."""
+    observed = int(getattr(hand, "side_observed", 0))
+    return observed if observed else int(hand.side)
+
+
 def compare(pred_hands: list, gt_hands: list, iou_min: float = 0.1) -> FrameComparison:
     """Match ``pred_hands`` to ``gt_hands`` (lists of HandMesh) and measure the 2D joint error."""
     out = FrameComparison()
@@ -94,7 +103,7 @@ def compare(pred_hands: list, gt_hands: list, iou_min: float = 0.1) -> FrameComp
             out.matches.append(
                 HandMatch(
                     pred_id=int(p.id),
-                    side_pred=int(p.side),
+                    side_pred=_frame_side(p),
                     side_gt=int(g.side),
                     score=float(p.score),
                     err_px=float(np.linalg.norm(jp - jg, axis=1).mean()),

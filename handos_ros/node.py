@@ -29,6 +29,7 @@ import sys
 from typing import Any
 
 import rclpy
+from geometry_msgs.msg import PoseStamped
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
@@ -48,6 +49,7 @@ from handos_ros.msg import HandMeshArray, HandMeshInfo
 from handos_ros.node_diagnostics import NodeDiagnostics, NodeState
 from handos_ros.node_params import ParameterHandler
 from handos_ros.parameters import SPEC_BY_NAME, Settings, declare_all, validate
+from handos_ros.per_side import SIDE_NAMES, frame_prefix
 from handos_ros.pipeline_stats import PipelineStats
 from handos_ros.qos import INFO_QOS, RESULT_QOS, image_qos
 from handos_ros.tf_broadcast import HandTfBroadcaster
@@ -77,6 +79,8 @@ class HandOSNode(LifecycleNode):
         self._pub_info = None
         self._pub_markers = None
         self._pub_debug = None
+        self._pub_wrists: dict[int, Any] = {}
+        self._frame_prefix = ""
         self._tf: HandTfBroadcaster | None = None
         self._diagnostics = NodeDiagnostics(self, self._settings.diagnostics_period, self._stats, self._node_state,
                                             self._tlog)
@@ -88,9 +92,7 @@ class HandOSNode(LifecycleNode):
 
     # ------------------------------------------------------------------ parameters
     def _on_settings_changed(self, old: Settings, new: Settings, changed: list[Parameter]) -> None:
-        self._pipeline.tracker.iou_threshold = new.track_iou_threshold
-        self._pipeline.tracker.max_age = new.track_max_age
-        if changed:
+        if changed:  # the pipeline reads tracking / smoothing parameters per frame
             self.get_logger().info("parameters changed: " + ", ".join(f"{p.name}={p.value!r}" for p in changed))
         if (old.score_threshold, old.nms_threshold, old.max_hands) != (new.score_threshold, new.nms_threshold, new.max_hands):
             self._publish_info(new)
@@ -127,17 +129,21 @@ class HandOSNode(LifecycleNode):
         self._pub_markers = self.create_lifecycle_publisher(MarkerArray, "hands/markers", MARKER_QOS)
         self._pub_debug = self.create_lifecycle_publisher(Image, "hands/debug_image", DEBUG_IMAGE_QOS)
         self._pub_info = self.create_publisher(HandMeshInfo, "hands/mesh_info", INFO_QOS)
+        self._pub_wrists = {side: self.create_lifecycle_publisher(PoseStamped, f"hands/{name}/wrist", RESULT_QOS)
+                            for side, name in SIDE_NAMES.items()}
+        self._frame_prefix = frame_prefix(s.hand_frame_prefix, self.get_fully_qualified_name())
         self._tf = HandTfBroadcaster(self)
         self._publish_info(s)
         outputs = Outputs(guard=self._guard, meshes=self._pub_meshes, markers=self._pub_markers, debug=self._pub_debug,
-                          tf=self._tf, marker_builder=self._markers)
+                          tf=self._tf, marker_builder=self._markers, wrists=self._pub_wrists,
+                          frame_prefix=self._frame_prefix)
         self._pipeline.start(outputs, image_topic, info_topic)
         self._diagnostics.set_period(s.diagnostics_period)
         self._configured = True
         log.info(
             f"configured: model {lm.weights_id} on {lm.device} (load {lm.load_s:.1f} s, warm-up {warm_s:.1f} s), "
             f"input {lm.input_size}px, {topo.num_vertices} vertices; input {image_topic} + {info_topic}; "
-            f"TF via {self._tf.backend}; diagnostics every {self._diagnostics.period:g} s"
+            f"TF {self._frame_prefix}left / right via {self._tf.backend}; diagnostics every {self._diagnostics.period:g} s"
         )
         return TransitionCallbackReturn.SUCCESS
 
@@ -236,9 +242,10 @@ class HandOSNode(LifecycleNode):
         if self._untrained_timer is not None:
             self.destroy_timer(self._untrained_timer)
             self._untrained_timer = None
-        for pub in (self._pub_meshes, self._pub_markers, self._pub_debug):
+        for pub in (self._pub_meshes, self._pub_markers, self._pub_debug, *self._pub_wrists.values()):
             if pub is not None:
                 self.destroy_lifecycle_publisher(pub)
+        self._pub_wrists = {}
         if self._pub_info is not None:
             self.destroy_publisher(self._pub_info)
         if self._tf is not None:
@@ -257,7 +264,8 @@ class HandOSNode(LifecycleNode):
         if self._pub_info is None or self._lm is None:
             return
         info = mesh_info_from_topology(
-            self._lm.topology, self._lm.weights_id, self._lm.device, s.score_threshold, s.nms_threshold, s.max_hands
+            self._lm.topology, self._lm.weights_id, self._lm.device, s.score_threshold, s.nms_threshold, s.max_hands,
+            self._frame_prefix,
         )
         info.header.stamp = self.get_clock().now().to_msg()
         self._pub_info.publish(info)

@@ -77,20 +77,39 @@ SPECS: tuple[ParamSpec, ...] = (
               "instead of image (image_transport 'compressed' where image_transport is absent).", False),
     ParamSpec("max_input_pixels", 3840 * 2160, "Images with more pixels (width x height) are refused with a "
               "'too_large' rejection (default: 4K UHD). 0: no limit.", True, lo=0, hi=1 << 30),
-    ParamSpec("hand_frame_prefix", "hand_", "TF child frame of each hand: <prefix><track id>, parented to the "
-              "image's frame_id (the camera optical frame).", False),
-    ParamSpec("publish_tf", True, "Broadcast one TF frame per hand at the wrist (orientation as in "
-              "HandMesh.wrist_pose).", True),
+    ParamSpec("hand_frame_prefix", "", "Prefix of the hands' TF child frames: <prefix>left and <prefix>right for "
+              "the operator's hands (and <prefix>track_<id> with publish_track_tf), parented to the image's "
+              "frame_id. Empty: '<namespace>/<node name>/' without the leading '/' (e.g. 'cam1/handos_node/'), "
+              "so two nodes never publish the same frame.", False),
+    ParamSpec("publish_tf", True, "Broadcast the operator's hands as TF frames <prefix>left / <prefix>right at the "
+              "wrist (orientation as in HandMesh.wrist_pose; only while that hand is seen with a valid pose).", True),
+    ParamSpec("publish_track_tf", False, "Also broadcast one TF frame <prefix>track_<id> per tracked hand (every "
+              "hand of every frame, duplicates and other people's hands included).", True),
     ParamSpec("publish_markers", True, "Publish hands/markers (visualization_msgs/MarkerArray: mesh, skeleton, "
               "joints, label); only built while someone subscribes.", True),
     ParamSpec("publish_debug_image", False, "Publish hands/debug_image (input with boxes, 2D skeletons, side "
               "labels); only drawn while someone subscribes.", True),
     ParamSpec("enable", True, "Process images. False: incoming frames are ignored (no output, no compute) while "
               "the node stays active.", True),
-    ParamSpec("track_iou_threshold", 0.3, "Minimum box IoU to keep a hand's track id from one processed frame to "
-              "the next (greedy association).", True, lo=0.0, hi=1.0),
+    ParamSpec("track_iou_threshold", 0.3, "A hand may continue a track when its box overlaps the track's predicted "
+              "box (constant velocity) by at least this IoU, or when the centres are within track_max_distance; "
+              "among those, one optimal assignment on box, 2D joints and side.", True, lo=0.0, hi=1.0),
+    ParamSpec("track_max_distance", 1.0, "A hand may also continue a track when its box centre is within this many "
+              "track box sizes of the predicted centre (fast motion, occlusion at a crossing).", True, lo=0.0, hi=10.0),
     ParamSpec("track_max_age", 5, "Processed frames a track survives without a matching hand before its id is "
-              "retired.", True, lo=0, hi=1000),
+              "retired (and its filter reset).", True, lo=0, hi=1000),
+    ParamSpec("track_side_frames", 3, "Side hysteresis: a track's side changes only after this many consecutive "
+              "matched frames observe the other side (1: follow every frame).", True, lo=1, hi=1000),
+    ParamSpec("smoothing", True, "One-Euro filter (Casiez et al. 2012) per track on the camera translation, the "
+              "joints and vertices relative to it, the 2D joints and the box; reset when a track starts, changes "
+              "side or is lost. Wrist pose and joint angles are computed from the filtered joints.", True),
+    ParamSpec("smoothing_min_cutoff", 1.0, "One-Euro minimum cutoff frequency (Hz): the smoothing of a hand held "
+              "still. Lower: less jitter, more lag at slow motion.", True, lo=0.01, hi=100.0),
+    ParamSpec("smoothing_beta", 10.0, "One-Euro speed coefficient (s/m): the cutoff rises by beta Hz per m/s of "
+              "speed (2D speeds converted to m/s at the hand's depth). Higher: less lag when moving.", True,
+              lo=0.0, hi=10000.0),
+    ParamSpec("smoothing_d_cutoff", 1.0, "One-Euro cutoff frequency (Hz) of the speed estimate.", True,
+              lo=0.01, hi=100.0),
     ParamSpec("diagnostics_period", 1.0, "Seconds between /diagnostics messages.", False, lo=0.1, hi=60.0),
     ParamSpec("autostart", True, "main(): configure and activate at start-up so `ros2 run handos_ros handos_node` "
               "just works. False: wait for lifecycle transitions (ros2 lifecycle set / a lifecycle manager).",
@@ -152,11 +171,18 @@ class Settings:
     max_input_pixels: int
     hand_frame_prefix: str
     publish_tf: bool
+    publish_track_tf: bool
     publish_markers: bool
     publish_debug_image: bool
     enable: bool
     track_iou_threshold: float
+    track_max_distance: float
     track_max_age: int
+    track_side_frames: int
+    smoothing: bool
+    smoothing_min_cutoff: float
+    smoothing_beta: float
+    smoothing_d_cutoff: float
     diagnostics_period: float
     autostart: bool
 

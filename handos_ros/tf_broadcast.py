@@ -1,4 +1,4 @@
-"""One TF frame per hand: ``<prefix><id>`` parented to the image's optical frame.
+"""Sends the hands' TF frames (built by :mod:`handos_ros.per_side`) on ``/tf``.
 
 Uses ``tf2_ros.TransformBroadcaster`` when it is importable (a real ROS install). Where
 tf2_ros is absent (ROS from PyPI wheels), a plain publisher of tf2_msgs/TFMessage on
@@ -8,14 +8,9 @@ volatile, depth 100); the bootstrap builds a wire-compatible tf2_msgs for that c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from geometry_msgs.msg import TransformStamped
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from std_msgs.msg import Header
-
-from handos_ros.msg import HandMesh
 
 # tf2_ros.TransformBroadcaster's default QoS.
 TF_QOS = QoSProfile(
@@ -24,20 +19,6 @@ TF_QOS = QoSProfile(
     reliability=ReliabilityPolicy.RELIABLE,
     durability=DurabilityPolicy.VOLATILE,
 )
-
-
-def hand_transforms(header: Header, hands: Sequence[HandMesh], prefix: str) -> list[TransformStamped]:
-    """TransformStamped per hand: parent = header.frame_id, child = prefix + id, pose = wrist_pose."""
-    out = []
-    for hand in hands:
-        t = TransformStamped()
-        t.header = header
-        t.child_frame_id = f"{prefix}{hand.id}"
-        p = hand.wrist_pose.position
-        t.transform.translation.x, t.transform.translation.y, t.transform.translation.z = p.x, p.y, p.z
-        t.transform.rotation = hand.wrist_pose.orientation
-        out.append(t)
-    return out
 
 
 class HandTfBroadcaster:

@@ -1,17 +1,40 @@
-"""Stable hand ids across frames: greedy box-IoU association.
+"""Stable, side-aware hand ids across frames (ROS-free, numpy + scipy).
 
-Each frame's boxes are matched to the live tracks by descending IoU (greedy, one box per
-track, IoU >= ``iou_threshold``); unmatched boxes start new tracks with fresh ids; a track
-not matched for more than ``max_age`` consecutive processed frames is forgotten. Ids are
-unique within a frame by construction and never reused while the node runs (uint32,
-wrapping after 2^32 tracks).
+Every processed frame, :meth:`HandTracker.update` matches the frame's hands to the live tracks
+with one optimal assignment (Hungarian, ``scipy.optimize.linear_sum_assignment``) on a cost that
+adds, for a hand i and a track j:
+
+- position: ``1 - IoU`` of the hand's box and the track's box *predicted* for this frame
+  (constant velocity of the box centre and size, so crossing hands keep moving apart in the
+  prediction), plus the distance of the box centres in units of the track's box size;
+- pose: the mean distance of the 2D joints, each hand's joints taken relative to its box centre
+  and divided by its box size (an open hand and a fist in the same place differ);
+- side: ``SIDE_COST`` when the hand's observed side is not the track's.
+
+A pair is allowed only if IoU >= ``iou_threshold`` or the centre distance <= ``max_distance``
+box sizes (the gate). Hands left unmatched start new tracks with fresh ids (never reused while
+the node runs; uint32, wrapping after 2^32 tracks); a track not matched for more than
+``max_age`` consecutive processed frames is forgotten.
+
+Side hysteresis: a track takes the side of its first hand and changes it only after
+``side_frames`` consecutive matched frames that all observe the other side; ``side_flipped``
+tells the caller (the temporal filter restarts: a left and a right mesh do not average).
+Sides are the model's: 0 = left, 1 = right.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+LEFT, RIGHT = 0, 1
+SIDE_COST = 0.6
+POSE_WEIGHT = 1.0
+_BLOCKED = 1e6
+# centre / size velocity: exponential average of per-second displacement
+_VELOCITY_GAIN = 0.6
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -33,61 +56,149 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.nan_to_num(iou)
 
 
+def _cs(box: np.ndarray) -> np.ndarray:
+    """[x0, y0, x1, y1] -> [cx, cy, w, h]."""
+    b = np.asarray(box, np.float64).reshape(4)
+    return np.array([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2, max(b[2] - b[0], 1e-6), max(b[3] - b[1], 1e-6)])
+
+
+def _box(cs: np.ndarray) -> np.ndarray:
+    return np.array([cs[0] - cs[2] / 2, cs[1] - cs[3] / 2, cs[0] + cs[2] / 2, cs[1] + cs[3] / 2])
+
+
+def _pose_shape(joints_2d: np.ndarray, cs: np.ndarray) -> np.ndarray:
+    """2D joints relative to the box centre, in box sizes (21, 2)."""
+    return (np.asarray(joints_2d, np.float64).reshape(-1, 2) - cs[:2]) / max(cs[2], cs[3])
+
+
+@dataclass
+class Observation:
+    """What the tracker reads of one hand: box (4,) pixels, 2D joints (21, 2) pixels, side 0/1."""
+
+    box: np.ndarray
+    joints_2d: np.ndarray
+    side: int
+
+
+@dataclass
+class Assignment:
+    """The tracker's answer for one hand (same order as the observations)."""
+
+    track_id: int
+    side: int  # the track's side after hysteresis (0 left, 1 right)
+    age: int  # frames this track has been matched, this one included
+    new: bool  # the track started with this hand
+    side_flipped: bool  # the track's side changed at this frame
+
+
 @dataclass
 class _Track:
     id: int
-    box: np.ndarray
+    cs: np.ndarray  # last box as centre + size
+    shape: np.ndarray  # last pose shape (21, 2)
+    side: int
+    t: float
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(4))  # d(cs)/dt, pixels per second
     missed: int = 0
+    age: int = 1
+    against: int = 0  # consecutive matched frames observing the other side
+
+    def predicted(self, t: float) -> np.ndarray:
+        cs = self.cs + self.velocity * max(t - self.t, 0.0)
+        cs[2:] = np.maximum(cs[2:], 0.25 * self.cs[2:])  # a shrinking prediction stays a box
+        return cs
 
 
-class IouTracker:
-    """Greedy IoU tracker; :meth:`update` returns one id per box, in input order."""
+class HandTracker:
+    """Side-aware tracker (see the module docstring); :meth:`update` once per processed frame."""
 
-    def __init__(self, iou_threshold: float = 0.3, max_age: int = 5) -> None:
+    def __init__(self, iou_threshold: float = 0.3, max_age: int = 5, side_frames: int = 3,
+                 max_distance: float = 1.0) -> None:
         self.iou_threshold = float(iou_threshold)
         self.max_age = int(max_age)
+        self.side_frames = int(side_frames)
+        self.max_distance = float(max_distance)
         self._tracks: list[_Track] = []
         self._next_id = 0
+        self.lost: list[int] = []  # ids forgotten at the last update
 
     def reset(self) -> None:
         """Forget all tracks (e.g. when the stream's time jumps backwards). Ids stay unique."""
+        self.lost = [t.id for t in self._tracks]
         self._tracks = []
 
     @property
     def live_ids(self) -> list[int]:
         return [t.id for t in self._tracks]
 
-    def update(self, boxes: np.ndarray) -> list[int]:
-        """Associate ``boxes`` (N, 4) with the live tracks; returns N ids."""
-        boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
-        n = len(boxes)
-        ids: list[int | None] = [None] * n
-        matched_tracks: set[int] = set()
-        if n and self._tracks:
-            iou = box_iou(boxes, np.stack([t.box for t in self._tracks]))
-            order = np.argsort(-iou, axis=None, kind="stable")
-            for flat in order:
-                i, j = divmod(int(flat), len(self._tracks))
-                if iou[i, j] < self.iou_threshold:
-                    break
-                if ids[i] is not None or j in matched_tracks:
+    def track_side(self, track_id: int) -> int | None:
+        for t in self._tracks:
+            if t.id == track_id:
+                return t.side
+        return None
+
+    def _cost(self, obs: list[Observation], cs: list[np.ndarray], t: float) -> np.ndarray:
+        n, m = len(obs), len(self._tracks)
+        pred = [tr.predicted(t) for tr in self._tracks]
+        iou = box_iou(np.stack([_box(c) for c in cs]), np.stack([_box(p) for p in pred]))
+        cost = np.full((n, m), _BLOCKED)
+        for i in range(n):
+            for j, tr in enumerate(self._tracks):
+                size = max(pred[j][2], pred[j][3])
+                dist = float(np.hypot(*(cs[i][:2] - pred[j][:2]))) / size
+                if iou[i, j] < self.iou_threshold and dist > self.max_distance:
                     continue
-                ids[i] = self._tracks[j].id
-                matched_tracks.add(j)
-                self._tracks[j].box = boxes[i].copy()
-                self._tracks[j].missed = 0
-        survivors = []
+                pose = float(np.mean(np.linalg.norm(_pose_shape(obs[i].joints_2d, cs[i]) - tr.shape, axis=1)))
+                cost[i, j] = (1.0 - iou[i, j]) + dist + POSE_WEIGHT * pose + SIDE_COST * (obs[i].side != tr.side)
+        return cost
+
+    def update(self, observations: list[Observation], t: float) -> list[Assignment]:
+        """Associate this frame's hands (taken at time ``t``, seconds) with the tracks; one
+        :class:`Assignment` per observation, in order."""
+        n = len(observations)
+        cs = [_cs(o.box) for o in observations]
+        out: list[Assignment | None] = [None] * n
+        matched: set[int] = set()
+        if n and self._tracks:
+            cost = self._cost(observations, cs, t)
+            rows, cols = linear_sum_assignment(cost)
+            for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
+                if cost[i, j] >= _BLOCKED:
+                    continue
+                matched.add(j)
+                out[i] = self._follow(self._tracks[j], observations[i], cs[i], t)
+        survivors: list[_Track] = []
+        self.lost = []
         for j, track in enumerate(self._tracks):
-            if j not in matched_tracks:
+            if j not in matched:
                 track.missed += 1
                 if track.missed > self.max_age:
+                    self.lost.append(track.id)
                     continue
             survivors.append(track)
         self._tracks = survivors
         for i in range(n):
-            if ids[i] is None:
-                new_id = self._next_id
+            if out[i] is None:
+                o = observations[i]
+                track = _Track(id=self._next_id, cs=cs[i], shape=_pose_shape(o.joints_2d, cs[i]), side=int(o.side), t=t)
                 self._next_id = (self._next_id + 1) % (1 << 32)
-                ids[i] = new_id
-                self._tracks.append(_Track(id=new_id, box=boxes[i].copy()))
-        return [int(i) for i in ids]  # type: ignore[arg-type]
+                self._tracks.append(track)
+                out[i] = Assignment(track.id, track.side, 1, True, False)
+        return [a for a in out if a is not None]
+
+    def _follow(self, track: _Track, obs: Observation, cs: np.ndarray, t: float) -> Assignment:
+        dt = t - track.t
+        if dt > 0:
+            v = (cs - track.cs) / dt
+            track.velocity = v if track.age == 1 else track.velocity + _VELOCITY_GAIN * (v - track.velocity)
+        track.cs, track.shape, track.t = cs, _pose_shape(obs.joints_2d, cs), t
+        track.missed = 0
+        track.age += 1
+        flipped = False
+        if int(obs.side) != track.side:
+            track.against += 1
+            if track.against >= self.side_frames:
+                track.side, track.against, flipped = int(obs.side), 0, True
+        else:
+            track.against = 0
+        return Assignment(track.id, track.side, track.age, False, flipped)

@@ -98,6 +98,12 @@ def test_hand_mesh_fields_and_degenerate_joints(hand) -> None:
     )
     msg = hand_mesh_from_prediction(pred, track_id=7)
     assert msg.id == 7 and msg.side == HandMesh.LEFT and msg.score == pytest.approx(0.8)
+    assert msg.side_observed == HandMesh.LEFT and msg.wrist_pose_valid
+    assert np.all(np.isfinite(msg.flexion)) and np.all(np.isfinite(msg.abduction))
+    # the track's side (hysteresis) may differ from this frame's; the wrist frame follows the joints
+    tracked = hand_mesh_from_prediction(pred, track_id=7, track_side=1, primary=True, track_age=4)
+    assert (tracked.side, tracked.side_observed, tracked.primary, tracked.track_age) == (HandMesh.RIGHT, HandMesh.LEFT, True, 4)
+    assert tracked.wrist_pose.orientation == msg.wrist_pose.orientation
     assert np.allclose(np.asarray(msg.joints_2d).reshape(21, 2), pred.joints_2d)
     assert np.allclose(np.asarray(msg.joints_3d).reshape(21, 3), pred.joints_3d)
     assert len(msg.vertices) == 3 * hand.num_vertices
@@ -106,8 +112,11 @@ def test_hand_mesh_fields_and_degenerate_joints(hand) -> None:
     assert (p.x, p.y, p.z) == pytest.approx(tuple(pred.joints_3d[0].tolist()), abs=1e-6)
     assert (msg.cam_translation.x, msg.cam_translation.z) == pytest.approx((0.05, 0.6), abs=1e-6)
     pred.joints_3d = np.zeros((21, 3), np.float32)
-    q = hand_mesh_from_prediction(pred, 1).wrist_pose.orientation
-    assert (q.x, q.y, q.z, q.w) == (0.0, 0.0, 0.0, 1.0)
+    degenerate = hand_mesh_from_prediction(pred, 1)
+    q = degenerate.wrist_pose.orientation
+    assert (q.x, q.y, q.z, q.w) == (0.0, 0.0, 0.0, 1.0) and not degenerate.wrist_pose_valid
+    assert np.all(np.isnan(degenerate.flexion))
+    assert HandMesh().side == HandMesh.UNKNOWN  # an unset message says "unknown", not "left"
 
 
 def test_mesh_info_from_topology(hand) -> None:
@@ -117,6 +126,9 @@ def test_mesh_info_from_topology(hand) -> None:
     assert len(info.faces) == 3 * topo.num_faces and max(info.faces) < topo.num_vertices
     assert list(info.joint_names) == list(JOINT_NAMES) and list(info.joint_parents) == list(SKELETON_PARENTS)
     assert (info.score_threshold, info.nms_threshold, info.max_hands) == (pytest.approx(0.3), pytest.approx(0.9), 4)
+    assert len(info.flexion_names) == 15 and info.flexion_names[4] == "index_pip" and len(info.abduction_names) == 5
+    info = mesh_info_from_topology(topo, "w", "cpu", 0.3, 0.9, 4, frame_prefix="cam1/handos_node/")
+    assert (info.left_frame, info.right_frame) == ("cam1/handos_node/left", "cam1/handos_node/right")
 
 
 def test_gt_compare_2d_and_wrist_errors() -> None:

@@ -55,6 +55,8 @@ def _stamp_ns(header) -> int:
 
 
 def test_proof_of_life_same_header_and_consistent_meshes(running):
+    from handos_ros.msg import HandMesh
+
     proc, client, frames = running
     header, out = client.process(frames[0], FRAME_ID)
     assert out is not None, f"no HandMeshArray for the frame:\n{proc.log()[-3000:]}"
@@ -67,7 +69,9 @@ def test_proof_of_life_same_header_and_consistent_meshes(running):
     h, w = frames[0].image.shape[:2]
     for hand in out.hands:
         assert len(hand.vertices) == 3 * info.num_vertices
-        assert 0.0 <= hand.score <= 1.0 and hand.side in (0, 1) and 0.5 <= hand.side_confidence <= 1.0
+        assert 0.0 <= hand.score <= 1.0 and 0.5 <= hand.side_confidence <= 1.0
+        assert hand.side in (HandMesh.LEFT, HandMesh.RIGHT) and hand.side_observed in (HandMesh.LEFT, HandMesh.RIGHT)
+        assert len(hand.flexion) == 15 and len(hand.abduction) == 5
         box = np.asarray(hand.box)
         assert np.all(np.isfinite(box)) and box[2] >= box[0] and box[3] >= box[1]
         j3 = np.asarray(hand.joints_3d).reshape(21, 3)
@@ -81,21 +85,28 @@ def test_proof_of_life_same_header_and_consistent_meshes(running):
         assert np.allclose(np.asarray(hand.joints_2d_proj).reshape(21, 2), proj, atol=0.5 + 1e-3 * max(h, w))
 
 
-def test_tf_one_frame_per_hand_at_the_wrist(running):
+def test_tf_operator_hands_at_the_wrist(running):
+    """/tf carries handos_node/left and handos_node/right (the default prefix: the node's name) at the
+    wrists of the primary hands, parented to the image frame."""
+    from handos_ros.msg import HandMesh
+
     _, client, frames = running
     header, out = client.process(frames[1], FRAME_ID)
     assert out is not None
+    primaries = {h.side: h for h in out.hands if h.primary and h.wrist_pose_valid}
+    assert primaries, "the easy frame's hand is an operator hand"
+    assert len([h for h in out.hands if h.primary]) == len({h.side for h in out.hands if h.primary})  # one per side
 
     def tf_for_stamp() -> list:
         return [t for m in client.tf for t in m.transforms if t.header.stamp == header.stamp]
 
-    if out.hands:
-        assert client.spin_until(lambda: len(tf_for_stamp()) >= len(out.hands), 10.0)
+    assert client.spin_until(lambda: len(tf_for_stamp()) >= len(primaries), 10.0)
     client.spin_for(0.3)
     transforms = {t.child_frame_id: t for t in tf_for_stamp()}
-    assert set(transforms) == {f"hand_{h.id}" for h in out.hands}
-    for hand in out.hands:
-        t = transforms[f"hand_{hand.id}"]
+    names = {HandMesh.LEFT: "handos_node/left", HandMesh.RIGHT: "handos_node/right"}
+    assert set(transforms) == {names[side] for side in primaries}  # no per-track frames by default
+    for side, hand in primaries.items():
+        t = transforms[names[side]]
         assert t.header.frame_id == FRAME_ID
         tr, p = t.transform.translation, hand.wrist_pose.position
         assert (tr.x, tr.y, tr.z) == pytest.approx((p.x, p.y, p.z), abs=1e-6)

@@ -78,13 +78,14 @@ def test_params_file_and_autostart_false_leave_the_node_unconfigured(tmp_path, r
         assert values[0].double_value == pytest.approx(0.9)
         assert values[1].integer_value == 2  # command line wins over the file
         assert values[2].bool_value is False
-        assert values[3].string_value == "hand_"
+        assert values[3].string_value == ""  # the file's default: the prefix comes from the node's name
         assert client.get_state() == "unconfigured"
         client.spin_for(1.0)
         assert not client.infos  # nothing published before configure
         assert client.change_state("configure")
         assert client.spin_until(lambda: bool(client.infos), 30.0)  # mesh_info at configure
         assert client.infos[-1].max_hands == 2
+        assert (client.infos[-1].left_frame, client.infos[-1].right_frame) == ("handos_node/left", "handos_node/right")
         assert client.get_state() == "inactive"
         assert client.change_state("activate") and client.get_state() == "active"
         assert client.infos[-1].weights.startswith("explicit_model.safetensors")

@@ -22,7 +22,7 @@ from handos_ros.log_throttle import ThrottledLogger  # noqa: E402
 from handos_ros.mailbox import LatestMailbox  # noqa: E402
 from handos_ros.markers import HandMarkers  # noqa: E402
 from handos_ros.pipeline_stats import PipelineStats  # noqa: E402
-from handos_ros.tracking import IouTracker, box_iou  # noqa: E402
+from handos_ros.tracking import HandTracker, Observation, box_iou  # noqa: E402
 
 
 # ---------------------------------------------------------------- tracking
@@ -35,26 +35,34 @@ def test_iou_matrix() -> None:
     assert np.all(iou[1] == 0.0)  # degenerate box: no NaN
 
 
+def _obs(box, side=1):
+    box = np.asarray(box, np.float64)
+    cx = (box[0] + box[2]) / 2
+    joints = np.stack([np.full(21, cx), np.linspace(box[1], box[3], 21)], axis=1)
+    return Observation(box=box, joints_2d=joints, side=side)
+
+
 def test_tracker_keeps_ids_while_boxes_move_and_retires_them() -> None:
-    tr = IouTracker(iou_threshold=0.3, max_age=2)
+    tr = HandTracker(iou_threshold=0.3, max_age=2)
     a, b = np.array([0, 0, 100, 100.0]), np.array([300, 300, 400, 400.0])
-    ids0 = tr.update(np.stack([a, b]))
+    ids0 = [x.track_id for x in tr.update([_obs(a), _obs(b)], 0.0)]
     assert len(set(ids0)) == 2
-    ids1 = tr.update(np.stack([b + 5, a + 5]))  # order swapped, small motion
+    ids1 = [x.track_id for x in tr.update([_obs(b + 5), _obs(a + 5)], 0.1)]  # order swapped, small motion
     assert ids1 == [ids0[1], ids0[0]]
-    assert tr.update(np.empty((0, 4))) == []
-    assert tr.update(np.stack([a + 10]))[0] == ids0[0]  # survived one missed frame
-    for _ in range(3):
-        tr.update(np.empty((0, 4)))
-    new = tr.update(np.stack([a]))[0]
-    assert new not in ids0  # retired after max_age misses: a fresh id, never reused
+    assert tr.update([], 0.2) == []
+    assert tr.update([_obs(a + 10)], 0.3)[0].track_id == ids0[0]  # survived one missed frame
+    for k in range(3):
+        tr.update([], 0.4 + 0.1 * k)
+    new = tr.update([_obs(a)], 1.0)[0]
+    assert new.track_id not in ids0 and new.new  # retired after max_age misses: a fresh id, never reused
+    assert ids0[1] not in tr.live_ids
 
 
 def test_tracker_ids_unique_within_a_frame_even_for_duplicates() -> None:
-    tr = IouTracker()
+    tr = HandTracker()
     box = np.array([10, 10, 50, 50.0])
-    tr.update(np.stack([box]))
-    ids = tr.update(np.stack([box, box + 1, box + 2]))
+    tr.update([_obs(box)], 0.0)
+    ids = [x.track_id for x in tr.update([_obs(box), _obs(box + 1), _obs(box + 2)], 0.1)]
     assert len(set(ids)) == 3
 
 

@@ -7,6 +7,10 @@ Each hand moves between random keyframes (pose within the joint limits, orientat
 image position and depth) with smooth-step interpolation; background, lighting,
 skin and intrinsics stay fixed for the whole stream. ``easy=True`` gives one large,
 well-lit hand on a plain background, facing the camera (proof-of-life tests).
+``motion`` picks how hands move: ``"keyframes"`` (default, above), ``"still"`` (every hand
+holds its first keyframe: only the per-frame sensor noise changes, for jitter measurements) or
+``"cross"`` (two or more hands keep their first pose and swap their horizontal positions back
+and forth, crossing in the middle of the image every ``2 * key_seconds``, for trackers).
 Frame ``k`` depends only on ``(seed, k)`` and the constructor arguments, so streams are
 reproducible; ``frame(k)`` renders any frame directly.
 """
@@ -83,18 +87,28 @@ class SyntheticCamera:
         width, height: image size in pixels.
         num_hands: hands in view (1-4; hands keep to separate horizontal bands).
         fps: frame rate used to advance time.
-        easy: one large, well-lit hand on a plain background (overrides num_hands).
+        easy: one large, well-lit hand on a plain background (overrides num_hands, except with
+            ``motion="cross"``: then ``num_hands`` easy hands, smaller).
         hand_model: ``"open"`` or a MANO path.
-        key_seconds: mean time between motion keyframes.
+        key_seconds: mean time between motion keyframes (``"cross"``: half the crossing period).
+        motion: ``"keyframes"``, ``"still"`` or ``"cross"`` (see the module docstring).
+        noise_sigma: per-frame sensor noise std in uint8 units; None: 0 when ``easy``, else 2.
     """
 
+    MOTIONS = ("keyframes", "still", "cross")
+
     def __init__(self, seed: int = 0, width: int = 640, height: int = 480, num_hands: int = 1, fps: float = 30.0,
-                 easy: bool = False, hand_model: str = "open", key_seconds: float = 1.5) -> None:
+                 easy: bool = False, hand_model: str = "open", key_seconds: float = 1.5, motion: str = "keyframes",
+                 noise_sigma: float | None = None) -> None:
         if not 1 <= num_hands <= 4:
             raise ValueError("num_hands must be 1..4")
+        if motion not in self.MOTIONS:
+            raise ValueError(f"motion must be one of {self.MOTIONS}, got {motion!r}")
+        self.motion = motion
+        self.noise_sigma = noise_sigma
         self.seed, self.width, self.height, self.fps = int(seed), int(width), int(height), float(fps)
         self.easy = bool(easy)
-        self.num_hands = 1 if easy else int(num_hands)
+        self.num_hands = 1 if easy and motion != "cross" else int(num_hands)  # easy crossing: several easy hands
         self.key_seconds = float(key_seconds)
         self.model: HandModel = load_hand_model(hand_model)
         self.cfg = easy_config(width=width, height=height) if easy else SynthConfig(
@@ -113,7 +127,7 @@ class SyntheticCamera:
         pose = self.model.sample_pose(rng, kind=kinds[int(rng.integers(len(kinds)))])
         R = sample_orientation(rng, self.cfg)
         if self.easy:
-            size = rng.uniform(0.45, 0.65)
+            size = rng.uniform(0.45, 0.65) / (1 + 0.4 * (self.num_hands - 1))
             uv = np.array([rng.uniform(0.4, 0.6), rng.uniform(0.42, 0.58)])
         else:
             size = rng.uniform(0.25, 0.55) / (1 + 0.4 * (self.num_hands - 1))
@@ -140,6 +154,13 @@ class SyntheticCamera:
         return float(self.key_seconds * rng.uniform(0.7, 1.3))
 
     def _state(self, tr: _HandTrack, t: float) -> _Key:
+        if self.motion == "still":
+            return tr.keys[0]
+        if self.motion == "cross" and self.num_hands > 1:
+            k0, mid = tr.keys[0], (tr.region[0] + tr.region[1]) / 2
+            s = 0.5 - 0.5 * np.cos(np.pi * t / self.key_seconds)  # 0 -> 1 -> 0 ..., smooth at the ends
+            u = mid + s * (1.0 - 2.0 * mid)  # mirrored about the image centre at s = 1
+            return _Key(pose=k0.pose, R=k0.R, uv=np.array([u, k0.uv[1]]), size=k0.size)
         while t > tr.times[-1]:
             tr.keys.append(self._new_key(tr.region, tr.rng))
             tr.times.append(tr.times[-1] + self._dt(tr.rng))
@@ -173,7 +194,8 @@ class SyntheticCamera:
             hands.append(HandInstance(side=tr.side, pose=st.pose, shape=tr.shape, rotation=st.R, cam_t=cam_t,
                                       material=tr.material, forearm=tr.forearm, verts_hand=vh, joints_hand=jh))
         rng = np.random.default_rng([self.seed, 1, k])
-        post = PostFx() if self.easy else PostFx(noise_sigma=2.0)
+        sigma = self.noise_sigma if self.noise_sigma is not None else (0.0 if self.easy else 2.0)
+        post = PostFx(noise_sigma=float(sigma))
         scene = Scene(width=self.width, height=self.height, K=self.K, background=self.background, hands=hands,
                       lighting=self.lighting, post=post, skin_texture=False)
         return render_scene(scene, rng, self.model, key=f"{k:06d}")
