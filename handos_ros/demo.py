@@ -19,7 +19,14 @@ the package's loopback-only Fast DDS profile is used, and a free ``ROS_DOMAIN_ID
 unless one is set.
 """
 
+# ruff: noqa: E402
+
 from __future__ import annotations
+
+if __name__ == "__main__":  # `python -m`: Ctrl-C while the imports below load exits quietly
+    from handos_ros import quiet_start
+
+    quiet_start.install()
 
 import argparse
 import json
@@ -32,7 +39,7 @@ import threading
 import time
 from pathlib import Path
 
-from handos_ros import shutdown
+from handos_ros import quiet_start, shutdown
 
 
 def _profile() -> str | None:
@@ -90,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--startup-timeout", type=float, default=120.0, help="seconds to wait for the node to be ready")
     args = p.parse_args(argv)
+    quiet_start.done()
 
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,14 @@ summary adds the error of ``joints_2d_proj``, the projected mesh joints).
 ``--summary-json FILE`` writes the totals at exit.
 """
 
+# ruff: noqa: E402
+
 from __future__ import annotations
+
+if __name__ == "__main__":  # `python -m`: Ctrl-C while the imports below load exits quietly
+    from handos_ros import quiet_start
+
+    quiet_start.install()
 
 import argparse
 import json
@@ -26,7 +33,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
 from sensor_msgs.msg import Image
 
-from handos_ros import shutdown
+from handos_ros import quiet_start, shutdown
 from handos_ros.gt_compare import FrameComparison, compare
 from handos_ros.msg import HandMesh, HandMeshArray, HandMeshInfo
 from handos_ros.qos import INFO_QOS, RESULT_QOS
@@ -198,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     is printed (and written) either way, and the exit status is 0."""
     ros_argv = sys.argv if argv is None else ["hands_echo", *argv]
     args = parse_args(rclpy.utilities.remove_ros_args(ros_argv)[1:])
+    quiet_start.done()
     rclpy.init(args=ros_argv)
     node = HandsEcho(args)
     t_end = time.monotonic() + args.timeout if args.timeout else float("inf")

@@ -23,7 +23,14 @@ Python nodes cannot be composed into a component container; run this node as its
 process (the launch file does). Topic names are relative: remap them or push a namespace.
 """
 
+# ruff: noqa: E402
+
 from __future__ import annotations
+
+if __name__ == "__main__":  # `python -m`: Ctrl-C while the imports below load exits quietly
+    from handos_ros import quiet_start
+
+    quiet_start.install()
 
 import sys
 from typing import Any
@@ -39,7 +46,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
-from handos_ros import shutdown
+from handos_ros import quiet_start, shutdown
 from handos_ros.conversions import mesh_info_from_topology
 from handos_ros.frame_pipeline import FramePipeline, Outputs
 from handos_ros.log_throttle import ThrottledLogger
@@ -296,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     Exit status: 0 (also after Ctrl-C / SIGTERM), 1 when configure or activate failed, 2 for
     invalid initial parameters.
     """
+    quiet_start.done()
     rclpy.init(args=argv if argv is not None else sys.argv)
     try:
         node = HandOSNode()

@@ -15,7 +15,14 @@ costs ~0.1-0.3 s per 640x480 frame on one CPU core, so ``--cache K`` renders K f
 and cycles through them for higher rates.
 """
 
+# ruff: noqa: E402
+
 from __future__ import annotations
+
+if __name__ == "__main__":  # `python -m`: Ctrl-C while the imports below load exits quietly
+    from handos_ros import quiet_start
+
+    quiet_start.install()
 
 import argparse
 import array
@@ -31,7 +38,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
 from handos_model.data.schema import Sample
-from handos_ros import shutdown
+from handos_ros import quiet_start, shutdown
 from handos_ros.image_encode import ENCODABLE, compressed_msg, image_msg
 from handos_ros.msg import HandMesh, HandMeshArray
 from handos_ros.qos import RESULT_QOS
@@ -146,11 +153,14 @@ def main(argv: list[str] | None = None) -> int:
     """Publish until ``--frames`` are out or Ctrl-C / SIGTERM (exit status 0 either way)."""
     ros_argv = sys.argv if argv is None else ["synthetic_camera", *argv]
     args = parse_args(rclpy.utilities.remove_ros_args(ros_argv)[1:])
+    quiet_start.done()
     rclpy.init(args=ros_argv)
-    node = SyntheticCameraNode(args)
-    log = node.get_logger()
+    nodes: list[SyntheticCameraNode] = []
 
     def publish() -> int:
+        nodes.append(SyntheticCameraNode(args))  # renders the --cache frames: Ctrl-C may come here too
+        node = nodes[0]
+        log = node.get_logger()
         deadline = time.monotonic() + args.wait_subscribers
         while node.pub_image.get_subscription_count() == 0 and time.monotonic() < deadline:
             rclpy.spin_once(node, timeout_sec=0.05)
@@ -175,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     def cleanup() -> None:
-        node.destroy_node()
+        for node in nodes:
+            node.destroy_node()
         rclpy.try_shutdown()
 
     return shutdown.run(publish, cleanup, shutdown.default_context())

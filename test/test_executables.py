@@ -58,6 +58,27 @@ def _wait_for_line(proc: subprocess.Popen, text: str, timeout: float) -> list[st
     raise AssertionError(f"no line with {text!r} from {proc.args}:\n{''.join(lines)[-3000:]}")
 
 
+def _wait_until_loading_torch(pid: int, timeout: float = 60.0) -> None:
+    """Until the process has mapped libtorch, i.e. it is in the middle of its imports."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if "libtorch" in Path(f"/proc/{pid}/maps").read_text():
+                return
+        except OSError:
+            return
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("module", ["handos_ros.node", "handos_ros.synthetic_camera"])
+def test_ctrl_c_while_starting_is_quiet(module):
+    """Ctrl-C (a launcher stopping what it just started) while torch is still being imported."""
+    proc = _start(module)
+    _wait_until_loading_torch(proc.pid)
+    rc, out = _interrupt(proc)
+    assert rc == 0 and "Traceback" not in out and "KeyboardInterrupt" not in out, out[-3000:]
+
+
 def test_synthetic_camera_runs_from_the_repository_root():
     """`python -m handos_ros.synthetic_camera` in a source checkout imports the built messages."""
     proc = _start("handos_ros.synthetic_camera", "--frames", "2", "--rate", "20", "--width", "160", "--height", "120",
