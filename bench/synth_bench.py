@@ -3,9 +3,11 @@
     python bench/synth_bench.py [--num 300] [--size 320] [--workers 2] [--png-dir docs/img]
                                 [--mediapipe 200 [--mediapipe-python .venv-bench/bin/python]]
 
-* Throughput: images/s of ``render_sample`` (full scene: background, 1-4 hands, occluders,
-  camera effects, ground truth; no disk) in one process and with ``--workers`` processes.
-* ``--png-dir``: writes ``synth_0.png`` ... (a few renders, one with annotations drawn).
+* Throughput: images/s of ``render_sample`` (full scene: background, people, 0-4 hands, arms,
+  held objects, occluders, camera effects, ground truth; no disk) in one process and with
+  ``--workers`` processes, and the CPU time per image (the figure that survives a shared machine).
+* ``--png-dir``: writes ``synth_samples.png`` and ``synth_samples_annotated.png``, a 3x2 sheet
+  of renders (``SHEET``: a hand next to a face, people without hands, a held object, ...).
 * ``--mediapipe N`` (optional): fraction of single-hand renders with the hand >= 20 % of the
   image height in which MediaPipe Hands (``mediapipe==0.10.14``, ``mp.solutions.hands``)
   finds a hand: a rough realism figure, for random scenes and for the easy mode.

@@ -138,7 +138,7 @@ def random_background(rng: np.random.Generator, h: int, w: int, plain: bool = Fa
         else:
             img = gradient(rng, h, w) * 0.6 + 0.4 * random_color(rng, (0.0, 0.3), (0.3, 0.8))
         return np.clip(img, 0, 255).astype(np.uint8)
-    if half_res and max(h, w) > 256 and rng.random() < 0.5:  # half resolution, upsampled (cheaper, softer)
+    if half_res and max(h, w) > 256 and rng.random() < 0.7:  # most: half resolution, upsampled (cheaper, softer)
         small = random_background(rng, (h + 1) // 2, (w + 1) // 2, half_res=False)
         return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     weights = np.array([0.12, 0.08, 0.1, 0.15, 0.55])
