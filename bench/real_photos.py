@@ -43,6 +43,7 @@ from handos_model.checkpoint import load_model  # noqa: E402
 from handos_model.engine.evaluate import resolve_weights  # noqa: E402
 from handos_model.hand.topology import SKELETON_PARENTS  # noqa: E402
 from handos_model.metrics import match_by_iou  # noqa: E402
+from handos_model.predictor import HandPredictor  # noqa: E402
 
 IOU_MATCH = 0.2
 PCK_THRESHOLD = 0.2
@@ -178,7 +179,7 @@ def main() -> None:
     reference = json.loads(ref_file.read_text())
     thresholds = node_defaults(a.params)
     weights = resolve_weights(a.weights)
-    model = load_model(weights).eval()
+    model = HandPredictor(load_model(weights).eval())
     t0 = time.perf_counter()
     per_photo = {}
     for name in sorted(reference):
