@@ -39,10 +39,12 @@ from PIL import Image, ImageDraw
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from handos_model import CONFIGS_DIR  # noqa: E402
 from handos_model.checkpoint import load_model  # noqa: E402
 from handos_model.engine.evaluate import resolve_weights  # noqa: E402
 from handos_model.hand.topology import SKELETON_PARENTS  # noqa: E402
 from handos_model.metrics import match_by_iou  # noqa: E402
+from handos_model.models.build import build_model, load_config  # noqa: E402
 from handos_model.predictor import HandPredictor  # noqa: E402
 
 IOU_MATCH = 0.2
@@ -163,6 +165,9 @@ def markdown(summary: dict, meta: dict) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", default="default")
+    p.add_argument("--detector", type=Path, help="a stage-0 detector (detector file or a HandOS checkpoint) on "
+                   "--config's architecture: only the detection figures (recall, unmatched boxes) mean anything")
+    p.add_argument("--config", default="handos_lite.yaml", help="model config for --detector")
     p.add_argument("--photos", type=Path, default=DEFAULT_PHOTOS, help="folder with images/ and mediapipe_reference.json")
     p.add_argument("--params", type=Path, default=REPO / "config" / "handos.yaml")
     p.add_argument("--out", type=Path, default=REPO / "out" / "real_photos", help="overlay pictures go here")
@@ -178,8 +183,14 @@ def main() -> None:
         sys.exit(f"{ref_file} not found: pass --photos DIR (a folder with images/ and mediapipe_reference.json)")
     reference = json.loads(ref_file.read_text())
     thresholds = node_defaults(a.params)
-    weights = resolve_weights(a.weights)
-    model = HandPredictor(load_model(weights).eval())
+    if a.detector is not None:
+        cfg = load_config(CONFIGS_DIR / a.config)
+        cfg["model"]["detector"].update(weights=str(a.detector), pretrained_backbone=False)
+        weights = a.detector
+        model = HandPredictor(build_model(cfg).eval())
+    else:
+        weights = resolve_weights(a.weights)
+        model = HandPredictor(load_model(weights).eval())
     t0 = time.perf_counter()
     per_photo = {}
     for name in sorted(reference):
