@@ -24,11 +24,19 @@ def default_weights() -> Path:
     return WEIGHTS_DIR / "handos_tiny.safetensors"
 
 
-def load_handos(weights: Path | None, device: str):
-    """-> (HandPredictor, description). Shipped weights when present, else an untrained tiny model."""
+def load_handos(weights: Path | None, device: str, config: str | None = None):
+    """-> (HandPredictor, description). ``config``: an untrained model of that config (same compute as
+    trained weights); else the shipped weights when present, else an untrained tiny model."""
     from handos_model.checkpoint import load_model
     from handos_model.models.build import build_model
     from handos_model.predictor import HandPredictor
+
+    if config is not None:
+        from handos_model import CONFIGS_DIR
+
+        torch.manual_seed(0)
+        model = build_model(CONFIGS_DIR / config).to(device).eval()
+        return HandPredictor(model), f"untrained model from configs/{config} (same cost as trained weights)"
 
     path = weights or default_weights()
     if path.is_file():
@@ -121,11 +129,18 @@ class MediaPipeServer:
                 with contextlib.suppress(ValueError):
                     return json.loads(line)
 
-    def run(self, file: str, max_num_hands: int) -> dict:
+    def run(self, file: str, max_num_hands: int, tracking: bool = False) -> dict:
         assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps({"file": file, "max_num_hands": max_num_hands}) + "\n")
+        req = {"file": file, "max_num_hands": max_num_hands, "tracking": tracking}
+        self.proc.stdin.write(json.dumps(req) + "\n")
         self.proc.stdin.flush()
         return self._read()
+
+    def reset_tracking(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({"cmd": "reset_tracking"}) + "\n")
+        self.proc.stdin.flush()
+        self._read()
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

@@ -15,9 +15,11 @@ Two modes:
     python bench/mediapipe_latency.py --frames DIR [--hands 0 1 2] [--warmup 3]
         times every frame, prints one JSON object (per frame + per hand count summary).
     python bench/mediapipe_latency.py --frames DIR --serve
-        JSON lines: reads ``{"file": ..., "max_num_hands": ...}`` per line on stdin, answers
-        ``{"ms": ..., "cpu_ms": ..., "detected": ...}`` per line (lets latency.py interleave
-        MediaPipe and HandOS frame by frame, so both see the same machine load).
+        JSON lines: reads ``{"file": ..., "max_num_hands": ...[, "tracking": true]}`` per line on
+        stdin, answers ``{"ms": ..., "cpu_ms": ..., "detected": ...}`` per line (lets latency.py
+        interleave MediaPipe and HandOS frame by frame, so both see the same machine load).
+        ``"tracking": true`` uses the video-mode graph (``static_image_mode=False``: the palm
+        detector runs only when a hand is lost); ``{"cmd": "reset_tracking"}`` starts a new sequence.
 """
 
 from __future__ import annotations
@@ -56,19 +58,27 @@ class Runner:
         self.min_detection_confidence = min_detection_confidence
         self.graphs: dict[int, object] = {}
 
-    def graph(self, max_num_hands: int):
-        if max_num_hands not in self.graphs:
-            self.graphs[max_num_hands] = self.mp.solutions.hands.Hands(
-                static_image_mode=True,
+    def graph(self, max_num_hands: int, tracking: bool = False):
+        """Static-image graph, or (``tracking``) the video-mode graph that runs the palm detector only
+        when it has lost a hand and otherwise tracks from the previous frame's landmarks."""
+        key = (max_num_hands, tracking)
+        if key not in self.graphs:
+            self.graphs[key] = self.mp.solutions.hands.Hands(
+                static_image_mode=not tracking,
                 max_num_hands=max_num_hands,
                 model_complexity=self.model_complexity,
                 min_detection_confidence=self.min_detection_confidence,
             )
-        return self.graphs[max_num_hands]
+        return self.graphs[key]
 
-    def run(self, image: np.ndarray, max_num_hands: int) -> tuple[float, float, int]:
+    def reset_tracking(self) -> None:
+        """Forget the tracked hands (a new frame sequence starts)."""
+        for key in [k for k in self.graphs if k[1]]:
+            self.graphs.pop(key).close()
+
+    def run(self, image: np.ndarray, max_num_hands: int, tracking: bool = False) -> tuple[float, float, int]:
         """-> (wall ms, process CPU ms, hands detected)."""
-        g = self.graph(max_num_hands)
+        g = self.graph(max_num_hands, tracking)
         c0, t0 = time.process_time(), time.perf_counter()
         res = g.process(image)
         t1, c1 = time.perf_counter(), time.process_time()
@@ -103,10 +113,15 @@ def serve(frames_dir: Path, runner: Runner) -> None:
         req = json.loads(line)
         if req.get("cmd") == "quit":
             break
+        if req.get("cmd") == "reset_tracking":
+            runner.reset_tracking()
+            out.write(json.dumps({"reset": True}) + "\n")
+            out.flush()
+            continue
         f = req["file"]
         if f not in cache:
             cache[f] = read_rgb(frames_dir / f)
-        ms, cpu, n = runner.run(cache[f], int(req["max_num_hands"]))
+        ms, cpu, n = runner.run(cache[f], int(req["max_num_hands"]), bool(req.get("tracking", False)))
         out.write(json.dumps({"ms": ms, "cpu_ms": cpu, "detected": n}) + "\n")
         out.flush()
 
@@ -150,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         "mediapipe_version": mp.__version__,
         "numpy_version": np.__version__,
         "opencv_version": cv2.__version__,
-        "api": "mp.solutions.hands.Hands(static_image_mode=True, max_num_hands=max(1, H))",
+        "api": "mp.solutions.hands.Hands(static_image_mode=True, max_num_hands=max(1, H)); "
+               "tracking requests: static_image_mode=False",
         "model_complexity": args.model_complexity,
     }
     try:
