@@ -21,7 +21,7 @@ from handos_model.synth.creases import crease_map
 from handos_model.synth.generate import render_sample, sample_rng
 from handos_model.synth.people import draw_person, sample_people
 from handos_model.synth.photos import PhotoBackgrounds, list_images
-from handos_model.synth.props import held_object_mesh, sample_held_object
+from handos_model.synth.props import draw_surface, held_object_mesh, sample_held_object, sample_surface
 from handos_model.synth.rooms import room
 from handos_model.synth.scene import sample_bare_arm, sample_scene
 
@@ -75,11 +75,15 @@ def _elements(seed: int, model) -> dict[str, object]:
         "held_object": sample_held_object(np.random.default_rng(seed), joints),
         "bare_arm": sample_bare_arm(np.random.default_rng(seed), K, 320, 240, SynthConfig()),
         "camera_fx": sample_post_fx(np.random.default_rng(seed), SynthConfig()),
+        "surface": sample_surface(np.random.default_rng(seed), np.array([150.0, 100.0]), np.array([170.0, 180.0]), 80.0),
     }
     img = np.full((240, 320, 3), 128, np.uint8)
     for p in out["people"]:
         draw_person(img, p)
     out["people_pixels"] = img
+    img = np.full((240, 320, 3), 128, np.uint8)
+    draw_surface(img, out["surface"])
+    out["surface_pixels"] = img
     out["camera_fx_pixels"] = apply_post_fx(out["room"].astype(np.uint8), out["camera_fx"], np.random.default_rng(seed))
     return out
 
@@ -172,15 +176,17 @@ def test_engine_composites_onto_the_photos(photo_dir: Path, model) -> None:
 
 # ----------------------------------------------------------------------------- exact ground truth
 
-def test_people_and_bare_arms_leave_the_hands_ground_truth_alone(model) -> None:
-    cfg = SynthConfig(width=256, height=192, people_prob=1.0, bare_arm_prob=1.0, no_hand_prob=0.0, num_hands=2)
+def test_people_arms_and_touched_surfaces_leave_the_hands_ground_truth_alone(model) -> None:
+    cfg = SynthConfig(width=256, height=192, people_prob=1.0, bare_arm_prob=1.0, touch_prob=1.0, held_prob=0.0,
+                      no_hand_prob=0.0, num_hands=2)
     n_people = 0
     for i in range(8):
         scene = sample_scene(sample_rng(21, i), cfg, model)
         n_people += len(scene.people)
         with_all = render_scene(copy.deepcopy(scene), sample_rng(21, 1000 + i), model)
         bare = copy.deepcopy(scene)
-        bare.people, bare.arms = [], []
+        assert len(scene.surfaces) == len(scene.hands)
+        bare.people, bare.arms, bare.surfaces = [], [], []
         without = render_scene(bare, sample_rng(21, 1000 + i), model)
         assert len(with_all.hands) == len(without.hands)
         for a, b in zip(with_all.hands, without.hands, strict=True):
@@ -188,8 +194,7 @@ def test_people_and_bare_arms_leave_the_hands_ground_truth_alone(model) -> None:
                 np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
             # an arm may pass in front of a hand and hide joints, never reveal them
             assert np.all(a.visibility <= b.visibility)
-        if scene.people or scene.arms:
-            assert not np.array_equal(with_all.image, without.image)
+        assert not np.array_equal(with_all.image, without.image)
     assert n_people >= 8
 
 

@@ -12,7 +12,7 @@ Ground truth per hand (``schema.HandAnnotation``, camera optical frame):
     side: 0 left / 1 right.
 Arms whose hand is out of view (``Scene.arms``) and people are not annotated.
 
-Drawing order: background, people (behind everything), cast shadow, the rasterised hands /
+Drawing order: background, people (behind everything), touched surfaces, cast shadow, the rasterised hands /
 forearms / held objects (shaded, with creases), occluders, camera effects.
 """
 
@@ -30,7 +30,7 @@ from .colors import random_color
 from .creases import crease_map
 from .geometry import points_box
 from .people import draw_person
-from .props import held_object_mesh
+from .props import draw_surface, held_object_mesh
 from .render import (
     ATTR_HELD,
     ATTR_SLEEVE,
@@ -114,10 +114,12 @@ def render_scene(scene: Scene, rng: np.random.Generator, model: HandModel | None
         geo.append((v_rel, j_rel))
     buf = rasterize(meshes, K, h, w)
     bg = scene.background
-    if scene.people:
+    if scene.people or scene.surfaces:
         bg = bg.copy()
         for person in scene.people:
             draw_person(bg, person)
+        for surface in scene.surfaces:
+            draw_surface(bg, surface)
     if scene.shadow:
         bg = drop_shadow(bg, buf, rng)
     mats = {i: hd.material for i, hd in enumerate(scene.hands + arms)}

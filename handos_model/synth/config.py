@@ -13,7 +13,8 @@ class SynthConfig:
     ``no_hand_prob`` images without any hand; ``people_prob`` images with 1-3 people behind the
     hands (faces, necks, torsos, bare arms: hard negatives; with ``beside_face_prob`` the first
     face is right next to a hand); ``bare_arm_prob`` a bare forearm crossing the image whose hand
-    is out of view; ``held_prob`` per hand, an object in its grip; ``crease_prob`` skin creases.
+    is out of view; ``held_prob`` per hand, an object in its grip; ``touch_prob`` per other hand, a
+    panel / screen / book under a fingertip; ``crease_prob`` skin creases.
     ``backgrounds``: a folder of the user's own photos (``photos.PhotoBackgrounds``), used as the
     background of a ``photo_prob`` share of the images instead of a procedural one.
     """
@@ -42,6 +43,7 @@ class SynthConfig:
     beside_face_prob: float = 0.5
     bare_arm_prob: float = 0.15
     held_prob: float = 0.2
+    touch_prob: float = 0.15
     crease_prob: float = 0.5
     backgrounds: str | None = None
     photo_prob: float = 1.0
@@ -53,7 +55,7 @@ class SynthConfig:
 EASY_FIELDS: dict = dict(num_hands=1, min_height_frac=0.4, max_height_frac=0.7, occluder_prob=0.0, forearm_prob=1.0,
                          sleeve_prob=0.0, shadow_prob=0.0, uniform_rotation_prob=0.0, jpeg_prob=0.0,
                          blur_prob=0.0, noise_prob=0.0, no_hand_prob=0.0, people_prob=0.0, bare_arm_prob=0.0,
-                         held_prob=0.0, crease_prob=0.0, easy=True)
+                         held_prob=0.0, touch_prob=0.0, crease_prob=0.0, easy=True)
 
 
 def easy_config(**kw) -> SynthConfig:

@@ -4,7 +4,7 @@
 or texture, or a crop of the user's photos), 0-4 hands with pose / shape / side / orientation /
 placement / skin, forearms with sleeves, objects held in the hands, bare arms whose hand is out
 of view, people behind the hands (faces, necks, torsos: hard negatives), occluders, lights,
-skin creases and camera effects. ``compose.render_scene`` draws it and computes its exact
+panels and screens under fingertips, skin creases and camera effects. ``compose.render_scene`` draws it and computes its exact
 ground truth.
 """
 
@@ -25,7 +25,7 @@ from .geometry import box_overlap, points_box, rot
 from .people import Person, sample_people
 from .photos import photo_backgrounds
 from .placement import place_hand, sample_hand_size, sample_image_size, sample_intrinsics, sample_orientation
-from .props import HeldObject, sample_held_object
+from .props import HeldObject, Surface, sample_held_object, sample_surface
 from .render import MAX_HANDS, project
 
 
@@ -67,6 +67,7 @@ class Scene:
     skin_texture: bool = True
     people: list[Person] = field(default_factory=list)
     arms: list[HandInstance] = field(default_factory=list)  # forearms whose hand is out of view
+    surfaces: list[Surface] = field(default_factory=list)  # touched by a fingertip, behind the hands
     creases: bool = False
 
 
@@ -154,6 +155,11 @@ def sample_scene(rng: np.random.Generator, cfg: SynthConfig, model: HandModel | 
         arm = sample_bare_arm(rng, K, w, h, cfg)
         if arm is not None:
             scene.arms.append(arm)
+    for hd, box in zip(hands, boxes, strict=True):
+        if hd.held is None and cfg.touch_prob > 0 and rng.random() < cfg.touch_prob:
+            j2d = project(hd.joints_hand @ hd.rotation.T + hd.cam_t, K)
+            tip = j2d[(8, 8, 12, 4)[int(rng.integers(4))]]
+            scene.surfaces.append(sample_surface(rng, tip, j2d[0], float(max(box[2] - box[0], box[3] - box[1]))))
     people_prob = cfg.people_prob if boxes else cfg.people_no_hand_prob * (cfg.people_prob > 0)
     if people_prob > 0 and rng.random() < people_prob:
         light = -lighting.dirs[0, :2].astype(np.float64)  # towards the light, image plane (y down)
