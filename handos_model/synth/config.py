@@ -10,7 +10,7 @@ class SynthConfig:
     """What the random scenes look like. ``None`` sizes mean random per image.
 
     The sim-to-real elements (each off when its probability is 0, as in the easy variant):
-    ``no_hand_prob`` images without any hand; ``people_prob`` images with 1-3 people behind the
+    ``no_hand_prob`` images without any hand (unless ``num_hands`` is fixed); ``people_prob`` images with 1-3 people behind the
     hands (faces, necks, torsos, bare arms: hard negatives; with ``beside_face_prob`` the first
     face is right next to a hand); ``bare_arm_prob`` a bare forearm crossing the image whose hand
     is out of view; ``held_prob`` per hand, an object in its grip; ``touch_prob`` per other hand, a

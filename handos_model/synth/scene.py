@@ -81,8 +81,8 @@ def sample_scene(rng: np.random.Generator, cfg: SynthConfig, model: HandModel | 
         bg = random_background(rng, h, w, plain=cfg.easy)
     n = cfg.num_hands or int(rng.choice(len(cfg.hands_probs), p=np.asarray(cfg.hands_probs) / sum(cfg.hands_probs))) + 1
     n = min(n, MAX_HANDS)
-    if cfg.no_hand_prob > 0 and rng.random() < cfg.no_hand_prob:
-        n = 0
+    if cfg.num_hands is None and cfg.no_hand_prob > 0 and rng.random() < cfg.no_hand_prob:
+        n = 0  # (a fixed num_hands is kept)
     holds = [cfg.held_prob > 0 and rng.random() < cfg.held_prob for _ in range(n)]
     kinds = ("open", "relaxed", "point", "peace") if cfg.easy else (None,)
     poses = [model.sample_pose(rng, kind=("grasp", "pinch", "fist")[int(rng.integers(3))] if holds[i]
