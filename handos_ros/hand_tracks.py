@@ -10,8 +10,11 @@
    when the track starts or changes side, dropped when it is lost; the wrist pose and the joint
    angles are then computed from the filtered joints (by the caller);
 3. the operator's hands: per side, one *primary* track, kept while it lives and keeps its side
-   (so ``<prefix>left`` never jumps to a duplicate box); when it is lost the highest-scoring
-   track of that side seen in the frame takes over.
+   (so ``<prefix>left`` does not hop between duplicate boxes of one hand); the tracker prefers the
+   primary tracks in its assignment. A primary not matched in a frame hands over to a matched
+   track of its side whose box lies where the primary was predicted (a duplicate box of the same
+   hand took it); a primary lost or turned to the other side hands over to the highest-scoring
+   hand of that side in the frame.
 """
 
 from __future__ import annotations
@@ -111,7 +114,8 @@ class HandTracks:
     def update(self, preds: list[HandPrediction], t: float, K: np.ndarray) -> list[TrackedHand]:
         """One frame's predictions at time ``t`` (seconds, the image stamp) with intrinsics ``K``."""
         obs = [Observation(box=p.box, joints_2d=p.joints_2d, side=int(p.side)) for p in preds]
-        assignments = self.tracker.update(obs, t)
+        prefer = {i for i in self.primary.values() if i is not None}
+        assignments = self.tracker.update(obs, t, prefer)
         for lost in self.tracker.lost:
             self._filters.pop(lost, None)
         fx = float(np.asarray(K, np.float64).reshape(3, 3)[0, 0])
@@ -126,15 +130,19 @@ class HandTracks:
             if not self.config.smoothing:
                 filt.reset()  # switching smoothing back on starts from the current frame
             hands.append(TrackedHand(track_id=a.track_id, side=a.side, primary=False, age=a.age, prediction=out))
-        self._choose_primaries(hands)
+        self._choose_primaries(hands, t)
         return hands
 
-    def _choose_primaries(self, hands: list[TrackedHand]) -> None:
+    def _choose_primaries(self, hands: list[TrackedHand], t: float) -> None:
         live = set(self.tracker.live_ids)
         for side in (LEFT, RIGHT):
             current = self.primary[side]
             if current is not None and (current not in live or self.tracker.track_side(current) != side):
                 current = None  # lost, or now a hand of the other side
+            if current is not None and current not in self.tracker.matched:
+                takers = [h for h in hands if h.side == side and self.tracker.near(current, h.track_id, t)]
+                if takers:  # a duplicate box of the same hand took it this frame
+                    current = max(takers, key=lambda h: (h.prediction.score, h.age)).track_id
             if current is None:
                 candidates = [h for h in hands if h.side == side]
                 if candidates:

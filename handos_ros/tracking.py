@@ -5,11 +5,13 @@ with one optimal assignment (Hungarian, ``scipy.optimize.linear_sum_assignment``
 adds, for a hand i and a track j:
 
 - position: ``1 - IoU`` of the hand's box and the track's box *predicted* for this frame
-  (constant velocity of the box centre and size, so crossing hands keep moving apart in the
-  prediction), plus the distance of the box centres in units of the track's box size;
+  (constant velocity of the box centre, so crossing hands keep moving apart in the prediction),
+  plus the distance of the box centres in units of the track's box size;
 - pose: the mean distance of the 2D joints, each hand's joints taken relative to its box centre
   and divided by its box size (an open hand and a fist in the same place differ);
-- side: ``SIDE_COST`` when the hand's observed side is not the track's.
+- side: ``SIDE_COST`` when the hand's observed side is not the track's;
+- continuity: minus ``PREFERRED_BONUS`` for the tracks the caller prefers (the operator's hands),
+  so that a duplicate box of the same hand does not steal the hand from its track.
 
 A pair is allowed only if IoU >= ``iou_threshold`` or the centre distance <= ``max_distance``
 box sizes (the gate). Hands left unmatched start new tracks with fresh ids (never reused while
@@ -32,6 +34,7 @@ from scipy.optimize import linear_sum_assignment
 LEFT, RIGHT = 0, 1
 SIDE_COST = 0.6
 POSE_WEIGHT = 1.0
+PREFERRED_BONUS = 0.3
 _BLOCKED = 1e6
 # centre / size velocity: exponential average of per-second displacement
 _VELOCITY_GAIN = 0.6
@@ -98,14 +101,14 @@ class _Track:
     shape: np.ndarray  # last pose shape (21, 2)
     side: int
     t: float
-    velocity: np.ndarray = field(default_factory=lambda: np.zeros(4))  # d(cs)/dt, pixels per second
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))  # of the box centre, pixels per second
     missed: int = 0
     age: int = 1
     against: int = 0  # consecutive matched frames observing the other side
 
     def predicted(self, t: float) -> np.ndarray:
-        cs = self.cs + self.velocity * max(t - self.t, 0.0)
-        cs[2:] = np.maximum(cs[2:], 0.25 * self.cs[2:])  # a shrinking prediction stays a box
+        cs = self.cs.copy()  # the size is not extrapolated (merged boxes at a crossing would shrink it to nothing)
+        cs[:2] += self.velocity * max(t - self.t, 0.0)
         return cs
 
 
@@ -121,6 +124,7 @@ class HandTracker:
         self._tracks: list[_Track] = []
         self._next_id = 0
         self.lost: list[int] = []  # ids forgotten at the last update
+        self.matched: set[int] = set()  # ids matched at the last update
 
     def reset(self) -> None:
         """Forget all tracks (e.g. when the stream's time jumps backwards). Ids stay unique."""
@@ -131,36 +135,55 @@ class HandTracker:
     def live_ids(self) -> list[int]:
         return [t.id for t in self._tracks]
 
-    def track_side(self, track_id: int) -> int | None:
+    def _track(self, track_id: int) -> _Track | None:
         for t in self._tracks:
             if t.id == track_id:
-                return t.side
+                return t
         return None
 
-    def _cost(self, obs: list[Observation], cs: list[np.ndarray], t: float) -> np.ndarray:
+    def track_side(self, track_id: int) -> int | None:
+        track = self._track(track_id)
+        return None if track is None else track.side
+
+    def near(self, track_id: int, other_id: int, t: float) -> bool:
+        """Whether track ``other_id``'s last box passes the gate of track ``track_id``'s box
+        predicted for time ``t`` (the same hand, seen by another track)."""
+        a, b = self._track(track_id), self._track(other_id)
+        if a is None or b is None:
+            return False
+        pred = a.predicted(t)
+        iou = box_iou(_box(pred)[None], _box(b.cs)[None])[0, 0]
+        dist = float(np.hypot(*(b.cs[:2] - pred[:2]))) / max(pred[2], pred[3])
+        return bool(iou >= self.iou_threshold or dist <= self.max_distance)
+
+    def _cost(self, obs: list[Observation], cs: list[np.ndarray], t: float, prefer: set[int]) -> np.ndarray:
         n, m = len(obs), len(self._tracks)
-        pred = [tr.predicted(t) for tr in self._tracks]
-        iou = box_iou(np.stack([_box(c) for c in cs]), np.stack([_box(p) for p in pred]))
+        boxes = np.stack([_box(c) for c in cs])
+        # position: the better of the constant-velocity prediction and the last box (a hand that
+        # stops or turns back is near where it was, a crossing hand near where it was heading)
+        places = [[tr.predicted(t), tr.cs] for tr in self._tracks]
+        iou = np.maximum(*(box_iou(boxes, np.stack([_box(p[k]) for p in places])) for k in (0, 1)))
         cost = np.full((n, m), _BLOCKED)
         for i in range(n):
             for j, tr in enumerate(self._tracks):
-                size = max(pred[j][2], pred[j][3])
-                dist = float(np.hypot(*(cs[i][:2] - pred[j][:2]))) / size
+                size = max(tr.cs[2], tr.cs[3])
+                dist = min(float(np.hypot(*(cs[i][:2] - p[:2]))) for p in places[j]) / size
                 if iou[i, j] < self.iou_threshold and dist > self.max_distance:
                     continue
                 pose = float(np.mean(np.linalg.norm(_pose_shape(obs[i].joints_2d, cs[i]) - tr.shape, axis=1)))
-                cost[i, j] = (1.0 - iou[i, j]) + dist + POSE_WEIGHT * pose + SIDE_COST * (obs[i].side != tr.side)
+                cost[i, j] = ((1.0 - iou[i, j]) + dist + POSE_WEIGHT * pose + SIDE_COST * (obs[i].side != tr.side)
+                              - PREFERRED_BONUS * (tr.id in prefer))
         return cost
 
-    def update(self, observations: list[Observation], t: float) -> list[Assignment]:
+    def update(self, observations: list[Observation], t: float, prefer: set[int] | None = None) -> list[Assignment]:
         """Associate this frame's hands (taken at time ``t``, seconds) with the tracks; one
-        :class:`Assignment` per observation, in order."""
+        :class:`Assignment` per observation, in order. ``prefer``: ids that win ties (see above)."""
         n = len(observations)
         cs = [_cs(o.box) for o in observations]
         out: list[Assignment | None] = [None] * n
         matched: set[int] = set()
         if n and self._tracks:
-            cost = self._cost(observations, cs, t)
+            cost = self._cost(observations, cs, t, prefer or set())
             rows, cols = linear_sum_assignment(cost)
             for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
                 if cost[i, j] >= _BLOCKED:
@@ -176,6 +199,7 @@ class HandTracker:
                     self.lost.append(track.id)
                     continue
             survivors.append(track)
+        self.matched = {self._tracks[j].id for j in matched}
         self._tracks = survivors
         for i in range(n):
             if out[i] is None:
@@ -189,7 +213,7 @@ class HandTracker:
     def _follow(self, track: _Track, obs: Observation, cs: np.ndarray, t: float) -> Assignment:
         dt = t - track.t
         if dt > 0:
-            v = (cs - track.cs) / dt
+            v = (cs[:2] - track.cs[:2]) / dt
             track.velocity = v if track.age == 1 else track.velocity + _VELOCITY_GAIN * (v - track.velocity)
         track.cs, track.shape, track.t = cs, _pose_shape(obs.joints_2d, cs), t
         track.missed = 0
