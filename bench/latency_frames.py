@@ -16,7 +16,7 @@ def _bench_synth_config(n_hands: int):
     from handos_model.synth.render import MAX_HANDS
 
     return SynthConfig(width=WIDTH, height=HEIGHT, num_hands=max(1, min(n_hands, MAX_HANDS)), min_height_frac=0.15,
-                       occluder_prob=0.0)
+                       occluder_prob=0.0, people_prob=0.0, bare_arm_prob=0.0, held_prob=0.0, touch_prob=0.0)
 
 
 def _add_hands(scene, n_total: int, rng: np.random.Generator, cfg, model) -> bool:
