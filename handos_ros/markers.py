@@ -90,7 +90,8 @@ class HandMarkers:
             mesh = self._base(header, "mesh", hand, Marker.TRIANGLE_LIST)
             mesh.scale.x = mesh.scale.y = mesh.scale.z = 1.0
             mesh.color = _color(side, 0.85)
-            faces = self.faces_left if side == HandMesh.LEFT else self.faces
+            handedness = int(hand.side_observed) or side  # the vertices' own handedness (UNKNOWN: the track's)
+            faces = self.faces_left if handedness == HandMesh.LEFT else self.faces
             mesh.points = _points(verts[faces])
             markers.append(mesh)
         joints = np.asarray(hand.joints_3d, dtype=np.float32).reshape(21, 3)

@@ -58,13 +58,16 @@ class OneEuroFilter:
     def __call__(self, x: np.ndarray, t: float, scale: float = 1.0) -> np.ndarray:
         """Filter ``x`` (N, D) observed at time ``t`` (seconds); returns the filtered (N, D) float64.
 
-        A time that does not advance, a change of shape or a non-finite input restarts the
-        filter at ``x`` (nothing to interpolate from).
+        A time that does not advance or a change of shape restarts the filter at ``x`` (nothing
+        to interpolate from); a non-finite input is passed through and the filter starts afresh
+        at the next finite one.
         """
         x = np.asarray(x, np.float64)
         x2 = x.reshape(len(x), -1) if x.ndim > 1 else x.reshape(-1, 1)
-        if (self._x is None or self._t is None or self._x.shape != x2.shape or not t > self._t
-                or not np.all(np.isfinite(x2))):
+        if not np.all(np.isfinite(x2)):  # passed through; the next finite sample starts afresh
+            self.reset()
+            return x2.reshape(x.shape).copy()
+        if self._x is None or self._t is None or self._x.shape != x2.shape or not t > self._t:
             self._x, self._dx, self._t = x2.copy(), np.zeros_like(x2), float(t)
             return x2.reshape(x.shape).copy()
         p = self.params
