@@ -9,12 +9,16 @@
    (2D speeds converted to metres at the hand's depth, so one ``beta`` serves all), restarted
    when the track starts or changes side, dropped when it is lost; the wrist pose and the joint
    angles are then computed from the filtered joints (by the caller);
-3. the operator's hands: per side, one *primary* track, kept while it lives and keeps its side
+3. the operator's hands: per side, one *primary* track, kept while it is seen and keeps its side
    (so ``<prefix>left`` does not hop between duplicate boxes of one hand); the tracker prefers the
-   primary tracks in its assignment. A primary not matched in a frame hands over to a matched
-   track of its side whose box lies where the primary was predicted (a duplicate box of the same
-   hand took it); a primary lost or turned to the other side hands over to the highest-scoring
-   hand of that side in the frame.
+   primary tracks in its assignment. A primary not seen in a frame (occluded, lost, or turned to
+   the other side) hands over to a seen track of its side: one whose box lies where the primary
+   was predicted (a duplicate box of the same hand) if there is one, else the longest-seen
+   hand of that side in the frame; with no hand of that side in view it stays (a short occlusion
+   keeps the id) until its track is lost. Two hands do not share one place: when this frame's
+   left and right primaries overlap by box IoU >= ``SAME_PLACE_IOU`` (one hand whose side the
+   model is unsure of, seen by two tracks), only the longer-seen one is flagged primary, and the
+   other side is chosen afresh in the next frame.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ import numpy as np
 
 from handos_model.prediction import HandPrediction
 from handos_ros.one_euro import OneEuroFilter, OneEuroParams
-from handos_ros.tracking import LEFT, RIGHT, HandTracker, Observation
+from handos_ros.tracking import LEFT, RIGHT, HandTracker, Observation, box_iou
+
+SAME_PLACE_IOU = 0.6
 
 
 @dataclass(frozen=True)
@@ -140,13 +146,19 @@ class HandTracks:
             if current is not None and (current not in live or self.tracker.track_side(current) != side):
                 current = None  # lost, or now a hand of the other side
             if current is not None and current not in self.tracker.matched:
-                takers = [h for h in hands if h.side == side and self.tracker.near(current, h.track_id, t)]
-                if takers:  # a duplicate box of the same hand took it this frame
-                    current = max(takers, key=lambda h: (h.prediction.score, h.age)).track_id
+                seen = [h for h in hands if h.side == side]
+                near = [h for h in seen if self.tracker.near(current, h.track_id, t)]
+                if near or seen:  # a duplicate box of the same hand took it, or the hand is elsewhere now
+                    current = max(near or seen, key=lambda h: (h.age, h.prediction.score)).track_id
             if current is None:
                 candidates = [h for h in hands if h.side == side]
-                if candidates:
-                    current = max(candidates, key=lambda h: (h.prediction.score, h.age)).track_id
+                if candidates:  # the longest-seen hand of that side (a duplicate box is younger)
+                    current = max(candidates, key=lambda h: (h.age, h.prediction.score)).track_id
             self.primary[side] = current
         for h in hands:
             h.primary = self.primary[h.side] == h.track_id
+        both = [h for h in hands if h.primary]
+        if len(both) == 2 and box_iou(both[0].prediction.box[None], both[1].prediction.box[None])[0, 0] >= SAME_PLACE_IOU:
+            weak = min(both, key=lambda h: (h.age, h.prediction.score))
+            weak.primary = False
+            self.primary[weak.side] = None  # a phantom does not hold its side for the next frames

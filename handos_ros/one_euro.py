@@ -25,10 +25,11 @@ import numpy as np
 
 @dataclass(frozen=True)
 class OneEuroParams:
-    """``min_cutoff`` and ``d_cutoff`` in Hz; ``beta`` in s/m (cutoff gained per m/s of speed)."""
+    """``min_cutoff`` and ``d_cutoff`` in Hz; ``beta`` in s/m (cutoff gained per m/s of speed).
+    The defaults are the node's (``smoothing_*`` parameters; measured in ``bench/smoothing.py``)."""
 
-    min_cutoff: float = 1.0
-    beta: float = 1.0
+    min_cutoff: float = 0.5
+    beta: float = 20.0
     d_cutoff: float = 1.0
 
 

@@ -103,9 +103,9 @@ SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("smoothing", True, "One-Euro filter (Casiez et al. 2012) per track on the camera translation, the "
               "joints and vertices relative to it, the 2D joints and the box; reset when a track starts, changes "
               "side or is lost. Wrist pose and joint angles are computed from the filtered joints.", True),
-    ParamSpec("smoothing_min_cutoff", 1.0, "One-Euro minimum cutoff frequency (Hz): the smoothing of a hand held "
+    ParamSpec("smoothing_min_cutoff", 0.5, "One-Euro minimum cutoff frequency (Hz): the smoothing of a hand held "
               "still. Lower: less jitter, more lag at slow motion.", True, lo=0.01, hi=100.0),
-    ParamSpec("smoothing_beta", 10.0, "One-Euro speed coefficient (s/m): the cutoff rises by beta Hz per m/s of "
+    ParamSpec("smoothing_beta", 20.0, "One-Euro speed coefficient (s/m): the cutoff rises by beta Hz per m/s of "
               "speed (2D speeds converted to m/s at the hand's depth). Higher: less lag when moving.", True,
               lo=0.0, hi=10000.0),
     ParamSpec("smoothing_d_cutoff", 1.0, "One-Euro cutoff frequency (Hz) of the speed estimate.", True,

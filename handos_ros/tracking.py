@@ -6,7 +6,9 @@ adds, for a hand i and a track j:
 
 - position: ``1 - IoU`` of the hand's box and the track's box *predicted* for this frame
   (constant velocity of the box centre, so crossing hands keep moving apart in the prediction),
-  plus the distance of the box centres in units of the track's box size;
+  plus the distance of the box centres in units of the track's box size, which grows by
+  ``MISSED_GROWTH`` per frame the track went unseen; each the better of the prediction and the
+  track's last box (a hand that stops or turns back is where it was);
 - pose: the mean distance of the 2D joints, each hand's joints taken relative to its box centre
   and divided by its box size (an open hand and a fist in the same place differ);
 - side: ``SIDE_COST`` when the hand's observed side is not the track's;
@@ -14,7 +16,10 @@ adds, for a hand i and a track j:
   so that a duplicate box of the same hand does not steal the hand from its track.
 
 A pair is allowed only if IoU >= ``iou_threshold`` or the centre distance <= ``max_distance``
-box sizes (the gate). Hands left unmatched start new tracks with fresh ids (never reused while
+box sizes (the gate), and a hand takes a track only if that costs less than ``NEW_TRACK_COST``,
+the price of starting a new track (so a track does not grab a poor match, e.g. a duplicate box
+of the other hand at a crossing, just because the assignment could pair it). Hands left
+unmatched start new tracks with fresh ids (never reused while
 the node runs; uint32, wrapping after 2^32 tracks); a track not matched for more than
 ``max_age`` consecutive processed frames is forgotten.
 
@@ -35,6 +40,8 @@ LEFT, RIGHT = 0, 1
 SIDE_COST = 0.6
 POSE_WEIGHT = 1.0
 PREFERRED_BONUS = 0.3
+NEW_TRACK_COST = 1.5
+MISSED_GROWTH = 0.5
 _BLOCKED = 1e6
 # centre / size velocity: exponential average of per-second displacement
 _VELOCITY_GAIN = 0.6
@@ -166,7 +173,7 @@ class HandTracker:
         cost = np.full((n, m), _BLOCKED)
         for i in range(n):
             for j, tr in enumerate(self._tracks):
-                size = max(tr.cs[2], tr.cs[3])
+                size = max(tr.cs[2], tr.cs[3]) * (1.0 + MISSED_GROWTH * tr.missed)  # less sure while unseen
                 dist = min(float(np.hypot(*(cs[i][:2] - p[:2]))) for p in places[j]) / size
                 if iou[i, j] < self.iou_threshold and dist > self.max_distance:
                     continue
@@ -184,9 +191,11 @@ class HandTracker:
         matched: set[int] = set()
         if n and self._tracks:
             cost = self._cost(observations, cs, t, prefer or set())
-            rows, cols = linear_sum_assignment(cost)
+            new = np.full((n, n), _BLOCKED)
+            np.fill_diagonal(new, NEW_TRACK_COST)  # column m + i: hand i starts a new track
+            rows, cols = linear_sum_assignment(np.concatenate([cost, new], axis=1))
             for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
-                if cost[i, j] >= _BLOCKED:
+                if j >= len(self._tracks) or cost[i, j] >= _BLOCKED:
                     continue
                 matched.add(j)
                 out[i] = self._follow(self._tracks[j], observations[i], cs[i], t)

@@ -156,3 +156,29 @@ def test_retargeting_a_fist_flexes_the_robot_fingers(hand_model) -> None:
     assert dex_retarget.mano_frame_keypoints(np.zeros((21, 3)), "right") is None
     degenerate = replace(p, joints_3d=np.zeros((21, 3), np.float32))
     assert r(degenerate.joints_3d) is None
+
+
+def test_filter_defaults_are_the_node_defaults() -> None:
+    """bench/smoothing.py measures OneEuroParams(); the node must start with the same constants."""
+    pytest.importorskip("rcl_interfaces", reason="ROS messages not on the path (run `make test`)")
+    from handos_ros.parameters import SPEC_BY_NAME
+
+    p = OneEuroParams()
+    node = (SPEC_BY_NAME[f"smoothing_{k}"].default for k in ("min_cutoff", "beta", "d_cutoff"))
+    assert (p.min_cutoff, p.beta, p.d_cutoff) == tuple(node)
+    assert TrackingConfig().filter == p and TrackingConfig().side_frames == SPEC_BY_NAME["track_side_frames"].default
+
+
+def test_one_place_holds_one_operator_hand(hand_model) -> None:
+    """A hand the model is unsure of, seen as a left and a right hand in the same place: one primary."""
+    rng = np.random.default_rng(4)
+    tracks = HandTracks(TrackingConfig())
+    centre = np.array([0.0, 0.0, 0.5])
+    right = _prediction(hand_model, RIGHT, centre, rng)
+    left = replace(_prediction(hand_model, LEFT, centre, rng), score=0.5, box=right.box.copy())  # a duplicate box
+    hands = tracks.update([right, left], 0.0, K)
+    assert {h.side for h in hands} == {LEFT, RIGHT}
+    assert [h.primary for h in hands] == [True, False]
+    far = _prediction(hand_model, LEFT, np.array([0.25, 0.0, 0.5]), rng)  # elsewhere: both are operator hands
+    hands = tracks.update([right, far], 0.1, K)
+    assert all(h.primary for h in hands)
