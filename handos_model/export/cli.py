@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = export_onnx(model, args.out, opset=args.opset, dynamo=args.dynamo, int8=args.int8, source=source)
     print(f"wrote {meta.parent}: " + ", ".join(sorted(f.name for f in meta.parent.iterdir())))
     if args.check:
-        from .compare import compare_backends
+        from .compare import compare_backends, summary_line
 
         torch.set_num_threads(args.threads)
         info = json.loads(meta.read_text(encoding="utf-8"))
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         for precision in info["precisions"]:
             report = compare_backends(model, meta.parent, args.check, precision=precision, num_threads=args.threads)
             info["check"][precision] = report
-            print(f"{precision}: " + json.dumps(report))
+            print(f"{precision} vs PyTorch: {summary_line(report)}")
         meta.write_text(json.dumps(info, indent=2), encoding="utf-8")
     return 0
 

@@ -83,6 +83,16 @@ def compare_frames(ref_frames: list[list[HandPrediction]], got_frames: list[list
     return summary
 
 
+def summary_line(summary: dict) -> str:
+    """One line of a :func:`compare_frames` summary: hand counts, 2D in % of the box, 3D in mm, sides."""
+    nan = {"mean": float("nan"), "max": float("nan")}
+    j, v, t = (summary.get(k, nan) for k in ("joints_2d_pct", "vertices_mm", "cam_t_mm"))
+    return (f"{summary['frames']} frames, hands {summary['hands_ref']} -> {summary['hands_got']} "
+            f"({summary['unmatched_hands']} unmatched); 2D joints {j['mean']:.4f}% of the box (mean), "
+            f"worst hand {j['max']:.4f}%; vertices max {v['max']:.3f} mm, cam_t mean {t['mean']:.3f} mm; "
+            f"same side {summary.get('same_side', nan)['mean']:.2f}")
+
+
 def compare_backends(model, onnx_dir: str | Path, num_frames: int, precision: str = "fp32",  # noqa: ANN001
                      num_threads: int = 2, thresholds: dict | None = None, seed: int = 0) -> dict:
     """PyTorch ``model`` (a HandOS) vs its ONNX export in ``onnx_dir`` on ``num_frames`` synthetic

@@ -35,7 +35,7 @@ PROVIDERS = {
 }
 
 
-def _session(path: Path, device: str, num_threads: int):  # noqa: ANN202 - onnxruntime.InferenceSession
+def _session(path: Path, device: str, num_threads: int, provider_options: dict | None = None):  # noqa: ANN202
     import onnxruntime as ort
 
     if device not in PROVIDERS:
@@ -51,7 +51,8 @@ def _session(path: Path, device: str, num_threads: int):  # noqa: ANN202 - onnxr
         so.intra_op_num_threads = int(num_threads)
         so.inter_op_num_threads = 1
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(path), so, providers=wanted)
+    options = [dict(provider_options or {})] + [{} for _ in wanted[1:]]
+    return ort.InferenceSession(str(path), so, providers=wanted, provider_options=options)
 
 
 def _load_topology(path: Path, name: str) -> HandTopology:
@@ -79,7 +80,7 @@ class OnnxHandPredictor:
     """
 
     def __init__(self, directory: Path, info: dict, device: str = "cpu", num_threads: int = 0,
-                 precision: str = "fp32"):
+                 precision: str = "fp32", provider_options: dict | None = None):
         if precision not in info["precisions"]:
             raise ValueError(f"{directory}: no {precision!r} graphs (exported: {sorted(info['precisions'])})")
         files = info["precisions"][precision]
@@ -95,8 +96,8 @@ class OnnxHandPredictor:
         self.max_hands = th["max_hands"]
         self.topology = _load_topology(directory / info["topology"]["file"], info["topology"]["name"])
         self._faces = np.asarray(self.topology.faces)
-        self.detector = _session(directory / files["detector"], device, num_threads)
-        self.decoder = _session(directory / files["decoder"], device, num_threads)
+        self.detector = _session(directory / files["detector"], device, num_threads, provider_options)
+        self.decoder = _session(directory / files["decoder"], device, num_threads, provider_options)
         self._det_outputs = list(info["outputs"]["detector"])
         self._dec_inputs = list(info["inputs"]["decoder"])
         self._num_joints = int(self.topology.joint_regressor.shape[0])
@@ -110,9 +111,6 @@ class OnnxHandPredictor:
         if int(size) != self._size:
             raise ValueError(f"ONNX graphs were exported at input size {self._size}; re-export for {size} "
                              "(handos-export --onnx --input-size)")
-
-    def eval(self) -> OnnxHandPredictor:
-        return self
 
     def predict(self, image: np.ndarray, K: np.ndarray, score_threshold: float | None = None,
                 nms_threshold: float | None = None, max_hands: int | None = None) -> list[HandPrediction]:
@@ -179,13 +177,16 @@ class OnnxHandPredictor:
 
 
 def load_onnx_model(path_or_dir: str | Path, device: str = "cpu", num_threads: int = 0,
-                    precision: str = "fp32") -> OnnxHandPredictor:
+                    precision: str = "fp32", provider_options: dict | None = None) -> OnnxHandPredictor:
     """Load an export of ``handos-export --onnx`` (its directory or its ``handos_onnx.json``).
 
     Args:
         device: "cpu" (CPUExecutionProvider), "cuda" or "tensorrt" (need onnxruntime-gpu).
         num_threads: intra-op threads of each session (0 = ONNX Runtime's default).
         precision: "fp32" or "int8" (exported with ``--int8``).
+        provider_options: options of the first execution provider, e.g. for "tensorrt"
+            ``{"trt_fp16_enable": True, "trt_engine_cache_enable": True, "trt_engine_cache_path": DIR}``.
     """
     directory, info = read_meta(path_or_dir)
-    return OnnxHandPredictor(directory, info, device=device, num_threads=num_threads, precision=precision)
+    return OnnxHandPredictor(directory, info, device=device, num_threads=num_threads, precision=precision,
+                             provider_options=provider_options)
