@@ -15,8 +15,10 @@ Frames arriving while the node is still busy are dropped (latest-frame policy): 
 ``--rate`` to see every frame processed on a slow CPU.
 
 DDS traffic stays on this machine: unless ``FASTDDS_DEFAULT_PROFILES_FILE`` is already set,
-the package's loopback-only Fast DDS profile is used, and a free ``ROS_DOMAIN_ID`` is picked
-unless one is set.
+the package's loopback-only Fast DDS profile is used (:mod:`handos_ros.dds_profile` names the
+variables this ROS's Fast DDS reads), and a free ``ROS_DOMAIN_ID`` is picked unless one is set.
+
+Ctrl-C (or SIGTERM) stops the three processes and the demo with exit status 0.
 """
 
 # ruff: noqa: E402
@@ -39,7 +41,7 @@ import threading
 import time
 from pathlib import Path
 
-from handos_ros import quiet_start, shutdown
+from handos_ros import dds_profile, quiet_start, shutdown
 
 
 def _profile() -> str | None:
@@ -103,9 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env.setdefault("ROS_DOMAIN_ID", str(random.SystemRandom().randint(101, 200)))
-    profile = env.get("FASTDDS_DEFAULT_PROFILES_FILE") or _profile()
+    variables = dds_profile.profile_variables()
+    profile = next((env[v] for v in variables if env.get(v)), None) or _profile()
     if profile:
-        env["FASTDDS_DEFAULT_PROFILES_FILE"] = profile
+        env.update(dict.fromkeys(variables, profile))
         for key in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_LOCALHOST_ONLY"):
             env.pop(key, None)
     env["PYTHONUNBUFFERED"] = "1"

@@ -140,6 +140,7 @@ class Client:
         n.create_subscription(Image, "hands/debug_image", self.debug_images.append, reliable)
         n.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, QoSProfile(depth=10))
         self._stamp_ns = int(time.time() * 1e9)
+        self._service_clients: dict[str, Any] = {}
 
     def _on_meshes(self, msg: Any) -> None:
         self.meshes.append(msg)
@@ -227,23 +228,48 @@ class Client:
         return header, None
 
     # ------------------------------------------------------------------ parameters / lifecycle
+    # One service client per service, kept for the Client's life. Jazzy's Fast DDS (2.14) drops a
+    # response ("failed to send response (timeout)") while the server has not matched the
+    # client's response reader yet: a fresh client per call, on a loaded 2-core machine, lost
+    # some. A new client therefore waits a moment after the service appears, and idempotent
+    # requests are sent again when their response does not come.
+    def _service(self, srv_type: Any, name: str) -> Any:
+        cli = self._service_clients.get(name)
+        if cli is None:
+            cli = self.node.create_client(srv_type, f"{self.target}/{name}")
+            assert cli.wait_for_service(timeout_sec=60.0), f"{name} service not available"  # node still starting
+            self.spin_for(0.5)
+            self._service_clients[name] = cli
+        return cli
+
+    def _call(self, srv_type: Any, name: str, request: Any, timeout: float = 20.0, resend_after: float | None = 5.0) -> Any:
+        """The response to ``request`` (``resend_after`` None: send once, wait ``timeout``)."""
+        cli = self._service(srv_type, name)
+        deadline = time.monotonic() + timeout
+        while True:
+            fut = cli.call_async(request)
+            wait = deadline - time.monotonic() if resend_after is None else min(resend_after, deadline - time.monotonic())
+            if self.spin_until(fut.done, max(wait, 0.0)):
+                return fut.result()
+            cli.remove_pending_request(fut)
+            assert resend_after is not None and time.monotonic() < deadline, f"{name} timed out"
+
     def set_params(self, **values: Any) -> list:
         """SetParameters on the node; returns the SetParametersResult list."""
         from rcl_interfaces.srv import SetParameters
         from rclpy.parameter import Parameter
 
-        cli = self.node.create_client(SetParameters, f"{self.target}/set_parameters")
-        try:
-            assert cli.wait_for_service(timeout_sec=20.0), "set_parameters service not available"
-            req = SetParameters.Request(parameters=[Parameter(k, value=v).to_parameter_msg() for k, v in values.items()])
-            fut = cli.call_async(req)
-            assert self.spin_until(fut.done, 20.0), "set_parameters timed out"
-            return list(fut.result().results)
-        finally:
-            self.node.destroy_client(cli)
+        req = SetParameters.Request(parameters=[Parameter(k, value=v).to_parameter_msg() for k, v in values.items()])
+        return list(self._call(SetParameters, "set_parameters", req).results)
+
+    def get_params(self, *names: str) -> list:
+        """GetParameters on the node: the ParameterValue of each name, in order."""
+        from rcl_interfaces.srv import GetParameters
+
+        return list(self._call(GetParameters, "get_parameters", GetParameters.Request(names=list(names))).values)
 
     def change_state(self, transition: str, timeout: float = STARTUP_TIMEOUT) -> bool:
-        """Lifecycle transition by label (configure, activate, deactivate, cleanup, shutdown)."""
+        """Lifecycle transition by label (configure, activate, deactivate, cleanup); sent once."""
         from lifecycle_msgs.msg import Transition
         from lifecycle_msgs.srv import ChangeState
 
@@ -253,26 +279,13 @@ class Client:
             "deactivate": Transition.TRANSITION_DEACTIVATE,
             "cleanup": Transition.TRANSITION_CLEANUP,
         }
-        cli = self.node.create_client(ChangeState, f"{self.target}/change_state")
-        try:
-            assert cli.wait_for_service(timeout_sec=20.0), "change_state service not available"
-            fut = cli.call_async(ChangeState.Request(transition=Transition(id=ids[transition])))
-            assert self.spin_until(fut.done, timeout), f"{transition} timed out"
-            return bool(fut.result().success)
-        finally:
-            self.node.destroy_client(cli)
+        req = ChangeState.Request(transition=Transition(id=ids[transition]))
+        return bool(self._call(ChangeState, "change_state", req, timeout=timeout, resend_after=None).success)
 
     def get_state(self) -> str:
         from lifecycle_msgs.srv import GetState
 
-        cli = self.node.create_client(GetState, f"{self.target}/get_state")
-        try:
-            assert cli.wait_for_service(timeout_sec=20.0)
-            fut = cli.call_async(GetState.Request())
-            assert self.spin_until(fut.done, 20.0)
-            return str(fut.result().current_state.label)
-        finally:
-            self.node.destroy_client(cli)
+        return str(self._call(GetState, "get_state", GetState.Request()).current_state.label)
 
     # ------------------------------------------------------------------ diagnostics
     def latest_diagnostics(self, fresh_after: float = 0.0, timeout: float = 5.0) -> dict[str, str]:

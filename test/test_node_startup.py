@@ -56,7 +56,6 @@ def test_params_file_and_autostart_false_leave_the_node_unconfigured(tmp_path, r
     """config/handos.yaml is a valid ROS params file (/** key) and autostart:=false waits
     for a lifecycle manager; configure + activate through the services then works."""
     import torch
-    from rcl_interfaces.srv import GetParameters
 
     from handos_model.checkpoint import save_model
     from handos_model.models.build import build_model, load_config
@@ -70,11 +69,7 @@ def test_params_file_and_autostart_false_leave_the_node_unconfigured(tmp_path, r
                                                               "-p", "max_hands:=2", "-p", f"weights:={weights}"])
     client = Client(rclpy_context)
     try:
-        cli = client.node.create_client(GetParameters, "/handos_node/get_parameters")
-        assert cli.wait_for_service(timeout_sec=60.0), proc.log()[-2000:]
-        fut = cli.call_async(GetParameters.Request(names=["nms_threshold", "max_hands", "autostart", "hand_frame_prefix"]))
-        assert client.spin_until(fut.done, 20.0)
-        values = fut.result().values
+        values = client.get_params("nms_threshold", "max_hands", "autostart", "hand_frame_prefix")
         assert values[0].double_value == pytest.approx(0.9)
         assert values[1].integer_value == 2  # command line wins over the file
         assert values[2].bool_value is False
@@ -98,8 +93,6 @@ def test_params_file_and_autostart_false_leave_the_node_unconfigured(tmp_path, r
 def test_params_file_applies_to_a_renamed_node(tmp_path, rclpy_context):
     """config/handos.yaml's values reach the node under another name (`-r __node:=`, launch's node_name:=)."""
     import yaml
-    from rcl_interfaces.srv import GetParameters
-
     data = yaml.safe_load((REPO_ROOT / "config" / "handos.yaml").read_text(encoding="utf-8"))
     (key,) = data
     data[key]["ros__parameters"].update({"max_hands": 3, "track_max_age": 9})
@@ -109,11 +102,8 @@ def test_params_file_applies_to_a_renamed_node(tmp_path, rclpy_context):
                        extra_ros_args=["--params-file", str(params_file), "-p", "autostart:=false"])
     client = Client(rclpy_context, node_name="left_camera_hands")
     try:
-        cli = client.node.create_client(GetParameters, "/left_camera_hands/get_parameters")
-        assert cli.wait_for_service(timeout_sec=60.0), proc.log()[-2000:]
-        fut = cli.call_async(GetParameters.Request(names=["max_hands", "track_max_age"]))
-        assert client.spin_until(fut.done, 20.0)
-        assert [v.integer_value for v in fut.result().values] == [3, 9], proc.log()[-2000:]
+        values = client.get_params("max_hands", "track_max_age")
+        assert [v.integer_value for v in values] == [3, 9], proc.log()[-2000:]
     finally:
         client.shutdown()
         assert proc.stop() == 0
