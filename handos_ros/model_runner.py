@@ -67,11 +67,13 @@ class LoadedModel:
     """A HandOS ready for ``predict`` plus what the node reports about it.
 
     Attributes:
-        model: the HandOS module (eval mode) on ``device``.
+        model: the HandOS module (eval mode) on ``device``; with the onnxruntime backend an
+            ``OnnxHandPredictor`` (``handos_model.export``), which predicts by itself.
         device: torch device string it runs on ("cpu", "cuda:0").
         weights_id: identifier for HandMeshInfo.weights / diagnostics (file + config name).
         untrained: True when the default weights file was missing (random weights).
         load_s: wall time of the load, seconds.
+        backend: "torch" or "onnxruntime".
     """
 
     model: Any
@@ -79,6 +81,7 @@ class LoadedModel:
     weights_id: str
     untrained: bool
     load_s: float
+    backend: str = "torch"
 
     @property
     def topology(self) -> Any:
@@ -89,14 +92,23 @@ class LoadedModel:
         return int(self.model.input_size)
 
 
-def load(weights: str, model_config: str, device: str, input_size: int = 0, num_threads: int = 0) -> LoadedModel:
-    """Load (or, for a missing default, build untrained) HandOS on ``device``.
+BACKENDS = ("torch", "onnxruntime")
+
+
+def load(weights: str, model_config: str, device: str, input_size: int = 0, num_threads: int = 0,
+         backend: str = "torch") -> LoadedModel:
+    """Load (or, for a missing default, build untrained) HandOS on ``device`` with ``backend``.
 
     Raises:
-        ModelLoadError: unusable device, missing explicit weights file, invalid checkpoint or config.
+        ModelLoadError: unusable device or backend, missing explicit weights file, invalid
+            checkpoint, export or config.
     """
     import torch
 
+    if backend not in BACKENDS:
+        raise ModelLoadError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "onnxruntime":
+        return _load_onnx(weights, device, input_size, num_threads)
     t0 = time.monotonic()
     dev = resolve_device(device)
     if num_threads > 0:
@@ -135,6 +147,62 @@ def load(weights: str, model_config: str, device: str, input_size: int = 0, num_
     return LoadedModel(model=model, device=dev, weights_id=weights_id, untrained=untrained, load_s=time.monotonic() - t0)
 
 
+def onnx_cache_dir(weights_path: Path) -> Path:
+    """Where the node keeps its ONNX export of a weights file: ``$ROS_HOME/handos_onnx/<name>-<sha>``
+    (``~/.ros`` when ROS_HOME is unset); the hash of the weights file names it, so a new file
+    gets a new export."""
+    import hashlib
+    import os
+
+    digest = hashlib.sha256(weights_path.read_bytes()).hexdigest()[:16]
+    home = Path(os.environ.get("ROS_HOME") or Path.home() / ".ros")
+    return home / "handos_onnx" / f"{weights_path.stem}-{digest}"
+
+
+def _load_onnx(weights: str, device: str, input_size: int, num_threads: int) -> LoadedModel:
+    """The onnxruntime backend: ``weights`` is a ``handos-export --onnx`` folder (or its
+    ``handos_onnx.json``), or a HandOS ``.safetensors`` / empty (the embedded default), which is
+    exported once into :func:`onnx_cache_dir` at configure."""
+    t0 = time.monotonic()
+    if device not in ("auto", "cpu"):
+        raise ModelLoadError(f"backend onnxruntime runs on the CPU here (device auto or cpu), got device={device!r}")
+    try:
+        from handos_model.export.onnx_export import export_onnx
+        from handos_model.export.onnx_runtime import load_onnx_model
+    except ImportError as exc:
+        raise ModelLoadError(f"backend onnxruntime needs onnx and onnxruntime (requirements.txt): {exc}") from exc
+    path = Path(weights).expanduser() if weights else default_weights_path()
+    if not path.exists():
+        raise ModelLoadError(f"weights {str(path)!r} does not exist (weights:='' uses the embedded default model)")
+    try:
+        if path.is_dir() or path.suffix == ".json":
+            export_dir, source = path, path.name
+        else:
+            from handos_model.checkpoint import load_model
+
+            export_dir, source = onnx_cache_dir(path), path.name
+            if not (export_dir / "handos_onnx.json").is_file():
+                export_onnx(load_model(path, "cpu"), export_dir, source=path.name)
+        model = load_onnx_model(export_dir, device="cpu", num_threads=num_threads)
+        if input_size:
+            model.input_size = int(input_size)  # raises unless it is the exported size
+    except ModelLoadError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every failure here means "cannot load"
+        raise ModelLoadError(f"cannot load the ONNX model from {path}: {exc}") from exc
+    return LoadedModel(model=model, device="cpu", weights_id=f"{source} (onnxruntime)", untrained=False,
+                       load_s=time.monotonic() - t0, backend="onnxruntime")
+
+
+def predictor(lm: LoadedModel) -> Any:
+    """What predicts for ``lm``: a ``HandPredictor`` around the torch model, or the ONNX predictor itself."""
+    if lm.backend == "onnxruntime":
+        return lm.model
+    from handos_model.predictor import HandPredictor
+
+    return HandPredictor(lm.model)
+
+
 def _config_name(weights_path: Path) -> str:
     import json
 
@@ -148,13 +216,11 @@ def _config_name(weights_path: Path) -> str:
 
 def warm_up(lm: LoadedModel, height: int = 480, width: int = 640) -> float:
     """One forward pass on a grey image (first-call allocations), seconds; never raises."""
-    from handos_model.predictor import HandPredictor
-
     t0 = time.monotonic()
     try:
         image = np.full((height, width, 3), 114, dtype=np.uint8)
         K = np.array([[width, 0, width / 2], [0, width, height / 2], [0, 0, 1]], dtype=np.float32)
-        HandPredictor(lm.model).predict_timed(image, K, fixed_count=1)
+        predictor(lm).predict_timed(image, K, fixed_count=1)
     except Exception:  # noqa: BLE001 - a warm-up failure shows up on the first real frame instead
         pass
     return time.monotonic() - t0
@@ -173,12 +239,10 @@ class ModelGuard:
         self._on_device = True
 
     def predict(self, image: np.ndarray, K: np.ndarray, score: float, nms: float, max_hands: int) -> tuple[list, Any]:
-        from handos_model.predictor import HandPredictor
-
         with self.lock:
             if not self._on_device or self.lm.model is None:
                 raise ModelParked("model is parked (node inactive)")
-            return HandPredictor(self.lm.model).predict_timed(
+            return predictor(self.lm).predict_timed(
                 image, K, score_threshold=score, nms_threshold=nms, max_hands=max_hands
             )
 

@@ -116,7 +116,7 @@ class HandOSNode(LifecycleNode):
                 log.error(f"configure failed: {reason}")
                 return TransitionCallbackReturn.FAILURE
         try:
-            lm = load(s.weights, s.model_config, s.device, s.input_size, s.num_threads)
+            lm = load(s.weights, s.model_config, s.device, s.input_size, s.num_threads, s.backend)
         except ModelLoadError as exc:
             log.error(f"configure failed: {exc}")
             return TransitionCallbackReturn.FAILURE
