@@ -22,8 +22,9 @@ from pathlib import Path
 
 from ros_isolation import REPO_ROOT
 
-# Seconds the ros2 command line spends discovering the graph (loopback: well under a second).
-SPIN_TIME = "2"
+# Seconds the ros2 command line spends discovering the graph before it looks for the node: a
+# second is plenty on an idle machine; a loaded 2-core one can need more, so each retry waits longer.
+SPIN_TIMES = ("2", "5", "10")
 
 
 def launch_unavailable() -> str | None:
@@ -71,10 +72,21 @@ class LaunchProcess:
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
+                self._log.write(f"\n[test] no exit {timeout:.0f} s after SIGINT: {_signal_state(self.proc.pid)}\n")
+                self._log.flush()
                 os.killpg(self.proc.pid, signal.SIGKILL)  # this launch's own process group only
                 self.proc.wait(timeout=5)
         self._log.close()
         return int(self.proc.returncode)
+
+
+def _signal_state(pid: int) -> str:
+    """The process's state and signal masks (pending / blocked / ignored / caught), for a report."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError as exc:
+        return repr(exc)
+    return "; ".join(line for line in lines if line.startswith(("State", "SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt")))
 
 
 def ros2(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
@@ -83,10 +95,11 @@ def ros2(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
                           stderr=subprocess.STDOUT, text=True, timeout=timeout)
 
 
-def ros2_node_call(*args: str, tries: int = 3) -> subprocess.CompletedProcess:
-    """A ``ros2 param|lifecycle`` call on a node, retried while discovery has not found it yet."""
-    for _ in range(tries):
-        out = ros2(*args, "--no-daemon", "--spin-time", SPIN_TIME)
+def ros2_node_call(*args: str) -> subprocess.CompletedProcess:
+    """A ``ros2 param|lifecycle`` call on a node, retried (longer discovery each time) while the
+    command line has not found the node yet."""
+    for spin_time in SPIN_TIMES:
+        out = ros2(*args, "--no-daemon", "--spin-time", spin_time)
         if "Node not found" not in out.stdout:
             return out
     return out
