@@ -21,7 +21,7 @@ smoothing off and on; the primary hand overlapping the true box is measured:
 The predictions are cached (``--cache``), so ``--grid`` re-scores parameter sets in seconds.
 
     python bench/smoothing.py --frames 90 --json bench/results/smoothing.json
-    python bench/smoothing.py --cache /tmp/smooth.npz --grid "0.5,2,1 1,4,1"
+    python bench/smoothing.py --cache out/smooth.npz --grid "0.5,2,1 1,4,1"
 """
 
 from __future__ import annotations
