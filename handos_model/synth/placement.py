@@ -53,21 +53,6 @@ def sample_hand_size(rng: np.random.Generator, cfg: SynthConfig, n: int) -> floa
     return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
 
-def points_box(uv: np.ndarray) -> np.ndarray:
-    """Tight ``[x0, y0, x1, y1]`` box of (N, 2) points."""
-    return np.array([uv[:, 0].min(), uv[:, 1].min(), uv[:, 0].max(), uv[:, 1].max()])
-
-
-def box_overlap(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """(IoU, intersection over the smaller box) of two xyxy boxes."""
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    aa = (a[2] - a[0]) * (a[3] - a[1])
-    ab = (b[2] - b[0]) * (b[3] - b[1])
-    return inter / max(aa + ab - inter, 1e-9), inter / max(min(aa, ab), 1e-9)
-
-
 def place_hand(
     rng: np.random.Generator,
     v_rel: np.ndarray,
