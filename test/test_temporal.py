@@ -132,7 +132,7 @@ def test_retargeting_a_fist_flexes_the_robot_fingers(hand_model) -> None:
 
     robots = REPO_ROOT.parent / "shared" / "robots"
     if not dex_retarget.available():
-        pytest.skip("dex-retargeting not installed (pip install dex-retargeting==0.5.0 pin nlopt six)")
+        pytest.skip("dex-retargeting not installed (pip install -r requirements-retarget.txt)")
     if not (robots / "allegro_hand").is_dir():
         pytest.skip(f"robot URDFs not found: {robots}/allegro_hand")
     fist = np.zeros((16, 3))
