@@ -7,7 +7,7 @@ never uses (training uses seed 0 by default). ``--easy``: the easy scenes (one b
 plain background, the node's typical input) instead of the cluttered ones.
 
     python bench/detector_recall.py --detector runs/tiny/stage0/detector.safetensors --num 200
-    python bench/detector_recall.py --weights handos_model/weights/handos_tiny.safetensors
+    python bench/detector_recall.py --weights default
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--detector", help="stage-0 detector safetensors (tiny RT-DETR)")
     src.add_argument("--weights", help="full HandOS weights (.safetensors + .json)")
-    p.add_argument("--config", default=None, help="model config for --detector (default: configs/handos_tiny.yaml)")
+    p.add_argument("--config", default=None, help="model config for --detector (default: the embedded default model's)")
     p.add_argument("--num", type=int, default=200)
     p.add_argument("--seed", type=int, default=12345, help="held-out synthetic seed")
     p.add_argument("--thresholds", type=float, nargs="+", default=[0.1, 0.3, 0.5])
@@ -54,11 +54,11 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(2)
     if args.detector:
-        from handos_model import CONFIGS_DIR
+        from handos_model import DEFAULT_CONFIG
         from handos_model.detector_weights import load_detector_weights
         from handos_model.models.build import build_detector, load_config
 
-        cfg = load_config(args.config or CONFIGS_DIR / "handos_tiny.yaml")
+        cfg = load_config(args.config or DEFAULT_CONFIG)
         detector = build_detector(cfg["model"]["detector"])
         load_detector_weights(detector, args.detector)
         size = int(cfg["model"]["input_size"])

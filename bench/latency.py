@@ -7,9 +7,9 @@ What it does
        methods read identical pixels.
     2. HandOS (this venv, torch threads = ``--threads``): ``HandPredictor.predict_timed`` per frame with
        ``fixed_count=H`` (exactly H queries go through the decoder, whatever the scores), giving
-       detector / side tuning / decoder / total ms. The shipped weights
-       ``handos_model/weights/handos_tiny.safetensors`` are used when present, else an
-       untrained model built from ``configs/handos_tiny.yaml`` (same architecture, same cost).
+       detector / side tuning / decoder / total ms. The embedded default weights
+       (``handos_model.DEFAULT_WEIGHTS``) are used when present, else an untrained model of
+       their config (same architecture, same cost).
     3. MediaPipe (``.venv-bench``, a subprocess running ``bench/mediapipe_latency.py``):
        ``mp.solutions.hands.Hands(static_image_mode=True, max_num_hands=max(1, H))``. By default
        the two are interleaved frame by frame (``--mp-mode interleave``) so both see the same
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    ap.add_argument("--weights", type=Path, help="HandOS weights (default: the shipped handos_tiny.safetensors if present)")
+    ap.add_argument("--weights", type=Path, help="HandOS weights (default: the embedded default weights if present)")
     ap.add_argument("--config", help="time an untrained model of this config instead (e.g. handos_lite.yaml: same compute "
                                      "as trained weights)")
     ap.add_argument("--tracking-frames", type=int, default=50,

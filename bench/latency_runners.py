@@ -19,14 +19,14 @@ from latency_common import ROOT, STAGES, marginal_cost, summarize
 
 
 def default_weights() -> Path:
-    from handos_model import WEIGHTS_DIR
+    from handos_model import DEFAULT_WEIGHTS
 
-    return WEIGHTS_DIR / "handos_tiny.safetensors"
+    return DEFAULT_WEIGHTS
 
 
 def load_handos(weights: Path | None, device: str, config: str | None = None):
     """-> (HandPredictor, description). ``config``: an untrained model of that config (same compute as
-    trained weights); else the shipped weights when present, else an untrained tiny model."""
+    trained weights); else the shipped weights when present, else an untrained model of their config."""
     from handos_model.checkpoint import load_model
     from handos_model.models.build import build_model
     from handos_model.predictor import HandPredictor
@@ -48,11 +48,11 @@ def load_handos(weights: Path | None, device: str, config: str | None = None):
         return HandPredictor(model), f"trained weights {shown}"
     if weights is not None:
         raise FileNotFoundError(f"--weights {weights}: no such file")
-    from handos_model import CONFIGS_DIR
+    from handos_model import DEFAULT_CONFIG
 
     torch.manual_seed(0)
-    model = build_model(CONFIGS_DIR / "handos_tiny.yaml").to(device).eval()
-    return HandPredictor(model), "untrained tiny model from configs/handos_tiny.yaml (no shipped weights yet; same cost)"
+    model = build_model(DEFAULT_CONFIG).to(device).eval()
+    return HandPredictor(model), f"untrained model from configs/{DEFAULT_CONFIG.name} (no shipped weights yet; same cost)"
 
 
 def build_gdino_t_random(snapshot_dir: Path) -> Path:

@@ -59,8 +59,10 @@ def machine_info() -> dict:
         info["git_commit"] = rev.stdout.strip() + (" (+ uncommitted changes)" if dirty.stdout.strip() else "")
     except OSError:
         info["git_commit"] = None
-    w = ROOT / "handos_model" / "weights" / "handos_tiny.safetensors"
-    info["handos_weights"] = "handos_model/weights/handos_tiny.safetensors" if w.is_file() else "none shipped yet (untrained model, same cost)"
+    from handos_model import DEFAULT_WEIGHTS
+
+    shown = DEFAULT_WEIGHTS.relative_to(ROOT) if DEFAULT_WEIGHTS.is_relative_to(ROOT) else DEFAULT_WEIGHTS.name
+    info["handos_weights"] = str(shown) if DEFAULT_WEIGHTS.is_file() else "none shipped yet (untrained model, same cost)"
     return info
 
 

@@ -4,7 +4,7 @@ The number of hands is forced with the benchmark mode ``fixed_count`` (the top-k
 queries by score, no threshold/NMS), so the decoder really runs k hands whatever
 the weights. Prints a markdown table and a JSON record (also written with --json).
 
-    python bench/model_latency.py [--config handos_model/configs/handos_tiny.yaml]
+    python bench/model_latency.py [--config handos_model/configs/handos_lite.yaml]
         [--weights W.safetensors] [--threads 2] [--repeats 10] [--height 480 --width 640]
 """
 
@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from handos_model import CONFIGS_DIR  # noqa: E402
+from handos_model import DEFAULT_CONFIG  # noqa: E402
 from handos_model.checkpoint import load_model  # noqa: E402
 from handos_model.models.build import build_model, load_config  # noqa: E402
 from handos_model.predictor import HandPredictor  # noqa: E402
@@ -33,7 +33,7 @@ STAGES = ("preprocess_ms", "detector_ms", "side_tuning_ms", "decoder_ms", "postp
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", default=str(CONFIGS_DIR / "handos_tiny.yaml"))
+    p.add_argument("--config", default=str(DEFAULT_CONFIG))
     p.add_argument("--weights", default=None, help="a save_model() file; default: random weights of --config")
     p.add_argument("--hands", default="0,1,2,4,8")
     p.add_argument("--threads", type=int, default=2)

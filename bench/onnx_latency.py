@@ -32,7 +32,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from handos_model import CONFIGS_DIR, WEIGHTS_DIR  # noqa: E402
+from handos_model import CONFIGS_DIR, DEFAULT_WEIGHTS  # noqa: E402
 from handos_model.checkpoint import load_model  # noqa: E402
 from handos_model.export.compare import NODE_THRESHOLDS, compare_frames, summary_line, synthetic_frames  # noqa: E402
 from handos_model.export.onnx_export import INT8_OP_TYPES, export_onnx  # noqa: E402
@@ -45,7 +45,7 @@ STAGES = ("preprocess_ms", "detector_ms", "side_tuning_ms", "decoder_ms", "postp
 
 def build(name: str):  # noqa: ANN201 - HandOS
     if name == "shipped":
-        return load_model(WEIGHTS_DIR / "handos_tiny.safetensors", "cpu").eval()
+        return load_model(DEFAULT_WEIGHTS, "cpu").eval()
     if name == "lite":
         cfg = load_config(CONFIGS_DIR / "handos_lite.yaml")
         cfg["model"]["detector"]["pretrained_backbone"] = False  # random weights: same compute

@@ -8,3 +8,10 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 ASSETS_DIR = PACKAGE_DIR / "assets"
 CONFIGS_DIR = PACKAGE_DIR / "configs"
 WEIGHTS_DIR = PACKAGE_DIR / "weights"
+
+# The embedded default model: the one the node, `make demo`, `handos-export` and the benchmarks
+# load when given no weights (WEIGHTS_DIR/<name>.safetensors + .json; its architecture is
+# CONFIGS_DIR/<name>.yaml). The one place that names it.
+DEFAULT_MODEL = "handos_tiny"
+DEFAULT_WEIGHTS = WEIGHTS_DIR / f"{DEFAULT_MODEL}.safetensors"
+DEFAULT_CONFIG = CONFIGS_DIR / f"{DEFAULT_MODEL}.yaml"

@@ -3,7 +3,7 @@
 - ``device``: ``auto`` picks ``cuda:0`` when ``torch.cuda.is_available()`` else ``cpu``;
   ``cuda``/``cuda:N`` without such a GPU raises :class:`ModelLoadError` (the node's
   configure transition then fails with that message).
-- ``weights``: empty = the embedded default ``handos_model/weights/handos_tiny.safetensors``.
+- ``weights``: empty = the embedded default (``handos_model.DEFAULT_WEIGHTS``).
   If THAT file is missing, an UNTRAINED model is built from ``model_config`` so the
   plumbing still runs, and :attr:`LoadedModel.untrained` is set: the node logs it as an
   error and reports it on /diagnostics and in HandMeshInfo.weights. An explicitly given
@@ -20,24 +20,21 @@ from typing import Any
 
 import numpy as np
 
-DEFAULT_WEIGHTS_NAME = "handos_tiny.safetensors"
-DEFAULT_CONFIG_NAME = "handos_tiny.yaml"
-
 
 class ModelLoadError(RuntimeError):
     """The model cannot be loaded as configured (message says what to change)."""
 
 
 def default_weights_path() -> Path:
-    from handos_model import WEIGHTS_DIR
+    from handos_model import DEFAULT_WEIGHTS
 
-    return WEIGHTS_DIR / DEFAULT_WEIGHTS_NAME
+    return DEFAULT_WEIGHTS
 
 
 def default_config_path() -> Path:
-    from handos_model import CONFIGS_DIR
+    from handos_model import DEFAULT_CONFIG
 
-    return CONFIGS_DIR / DEFAULT_CONFIG_NAME
+    return DEFAULT_CONFIG
 
 
 def resolve_device(requested: str) -> str:

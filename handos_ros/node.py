@@ -51,7 +51,7 @@ from handos_ros.conversions import mesh_info_from_topology
 from handos_ros.frame_pipeline import FramePipeline, Outputs
 from handos_ros.log_throttle import ThrottledLogger
 from handos_ros.markers import HandMarkers
-from handos_ros.model_runner import LoadedModel, ModelGuard, ModelLoadError, load, warm_up
+from handos_ros.model_runner import LoadedModel, ModelGuard, ModelLoadError, default_weights_path, load, warm_up
 from handos_ros.msg import HandMeshArray, HandMeshInfo
 from handos_ros.node_diagnostics import NodeDiagnostics, NodeState
 from handos_ros.node_params import ParameterHandler
@@ -160,10 +160,10 @@ class HandOSNode(LifecycleNode):
             return
         self.get_logger().error(
             "\n" + "!" * 78 + "\n"
-            f"!! The embedded default weights are missing: {lm.weights_id}.\n"
+            f"!! The embedded default weights are missing: {default_weights_path().name}.\n"
             "!! Running an UNTRAINED HandOS built from the config: detections, meshes and sides are\n"
             "!! RANDOM. Use this only to test plumbing. Pass weights:=<file.safetensors> or install\n"
-            "!! handos_model/weights/handos_tiny.safetensors.\n" + "!" * 78
+            f"!! {default_weights_path()}.\n" + "!" * 78
         )
 
     def _image_qos_overrides(self, topic: str) -> QoSOverridingOptions | None:

@@ -52,10 +52,10 @@ class ParamSpec:
 
 SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("model_config", "", "Model config YAML used to build the network when no weights file exists "
-              "(plumbing runs with an untrained model). Empty: handos_model/configs/handos_tiny.yaml. A weights "
+              "(plumbing runs with an untrained model). Empty: the embedded default model's config (handos_model.DEFAULT_CONFIG). A weights "
               "file carries its own config (NAME.json next to NAME.safetensors).", False),
     ParamSpec("weights", "", "HandOS weights (.safetensors with its .json beside it). Empty: the embedded default "
-              "model handos_model/weights/handos_tiny.safetensors; if that file is missing the node runs an "
+              "model (handos_model.DEFAULT_WEIGHTS, docs/model.md); if that file is missing the node runs an "
               "UNTRAINED model and says so loudly (log ERROR, /diagnostics ERROR, mesh_info.weights).", False),
     ParamSpec("backend", "torch", "Inference backend: torch (PyTorch on device) or onnxruntime (ONNX Runtime on "
               "the CPU, docs/deployment.md). With onnxruntime, weights may name a handos-export --onnx folder (or "

@@ -23,10 +23,12 @@ from typing import Any
 import numpy as np
 from ros_isolation import REPO_ROOT
 
+from handos_model import DEFAULT_WEIGHTS
+
 # Generous: the 2-core CI machine loads the model (and torch) in 10-30 s.
 STARTUP_TIMEOUT = float(os.environ.get("HANDOS_TEST_STARTUP_TIMEOUT", "150"))
 FRAME_TIMEOUT = float(os.environ.get("HANDOS_TEST_FRAME_TIMEOUT", "30"))
-WEIGHTS = REPO_ROOT / "handos_model" / "weights" / "handos_tiny.safetensors"
+WEIGHTS = DEFAULT_WEIGHTS
 
 
 def have_weights() -> bool:

@@ -20,7 +20,7 @@ from node_harness import FRAME_TIMEOUT, Client, NodeProcess, have_weights, synth
 from ros_isolation import REPO_ROOT
 
 pytestmark = [pytest.mark.ros,
-              pytest.mark.skipif(not have_weights(), reason="shipped weights handos_tiny.safetensors not present")]
+              pytest.mark.skipif(not have_weights(), reason="the embedded default weights (handos_model.DEFAULT_WEIGHTS) are not present")]
 
 FRAME_ID = "operator_camera_optical_frame"
 # An easy stream of two hands crossing twice (SyntheticCamera motion="cross", half period 1.5 s),

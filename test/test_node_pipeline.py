@@ -210,7 +210,7 @@ def test_diagnostics_report_rates_latency_and_counters(running):
         assert kv["level"] == "2" and "UNTRAINED" in kv["message"]
 
 
-@pytest.mark.skipif(not have_weights(), reason="shipped weights handos_model/weights/handos_tiny.safetensors not present yet")
+@pytest.mark.skipif(not have_weights(), reason="the embedded default weights (handos_model.DEFAULT_WEIGHTS) are not present")
 def test_empty_array_when_no_hand(running):
     _, client, frames = running
     blank = type(frames[0])(image=np.full_like(frames[0].image, 127), K=frames[0].K)
@@ -254,7 +254,7 @@ def easy_results(running) -> tuple[int, int, list]:
     return found, len(samples), matches
 
 
-@pytest.mark.skipif(not have_weights(), reason="shipped weights handos_model/weights/handos_tiny.safetensors not present")
+@pytest.mark.skipif(not have_weights(), reason="the embedded default weights (handos_model.DEFAULT_WEIGHTS) are not present")
 def test_shipped_model_proof_of_life_on_easy_frames(easy_results):
     """Embedded model, easy single-hand frames: >= 90 % of hands found, same stamp/frame_id, the
     2D joints beat the every-joint-at-the-box-centre predictor by the stated factor, and the
@@ -268,7 +268,7 @@ def test_shipped_model_proof_of_life_on_easy_frames(easy_results):
     assert depth < MAX_WRIST_DEPTH_REL, f"median wrist depth error {depth:.2f} of the true depth"
 
 
-@pytest.mark.skipif(not have_weights(), reason="shipped weights handos_model/weights/handos_tiny.safetensors not present")
+@pytest.mark.skipif(not have_weights(), reason="the embedded default weights (handos_model.DEFAULT_WEIGHTS) are not present")
 def test_shipped_model_meets_the_accuracy_target_on_easy_frames(easy_results):
     """Embedded model, easy single-hand frames (a right-hand and a left-hand stream): mean 2D error
     of ``joints_2d`` < 8 % of the box size, side right on >= 90 % (issue #6's acceptance)."""

@@ -57,11 +57,12 @@ def test_params_file_and_autostart_false_leave_the_node_unconfigured(tmp_path, r
     for a lifecycle manager; configure + activate through the services then works."""
     import torch
 
+    from handos_model import DEFAULT_CONFIG
     from handos_model.checkpoint import save_model
     from handos_model.models.build import build_model, load_config
 
     # an explicit weights file (a freshly built model saved in the shipped format) goes through load_model
-    cfg = load_config(REPO_ROOT / "handos_model" / "configs" / "handos_tiny.yaml")
+    cfg = load_config(DEFAULT_CONFIG)
     torch.manual_seed(1)
     weights = save_model(build_model(cfg), cfg, tmp_path / "explicit_model.safetensors")
     params_file = REPO_ROOT / "config" / "handos.yaml"

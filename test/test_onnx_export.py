@@ -4,7 +4,7 @@ Two models, both exported for real with ``export_onnx`` and run with onnxruntime
 
 * a shrunk ``handos_lite.yaml`` (coarse vertex tokens, 1-point vertex attention) with random
   weights, its zero-initialised heads perturbed so every output depends on the weights;
-* the shipped default (``handos_tiny.safetensors``), on the committed frames of
+* the shipped default (``handos_model.DEFAULT_WEIGHTS``), on the committed frames of
   ``test_prediction_pin`` (scores and side votes kept away from the thresholds there).
 
 Stated tolerance (fp32, same machine): detector scores within 1e-4, boxes and 2D joints within
@@ -23,6 +23,7 @@ import torch
 from test_coarse_decoder import small_lite_cfg
 from test_prediction_pin import NODE_MAX_HANDS, NODE_NMS_THRESHOLD, NODE_SCORE_THRESHOLD, load_default, load_frames
 
+from handos_model import DEFAULT_WEIGHTS
 from handos_model.export.cli import main as export_main
 from handos_model.export.onnx_export import META_FILE, export_onnx
 from handos_model.export.onnx_runtime import load_onnx_model
@@ -63,7 +64,7 @@ def small(tmp_path_factory):  # noqa: ANN001, ANN201
 def shipped(tmp_path_factory):  # noqa: ANN001, ANN201
     model = load_default()
     out = tmp_path_factory.mktemp("onnx_shipped")
-    export_onnx(model, out, source="handos_tiny.safetensors")
+    export_onnx(model, out, source=DEFAULT_WEIGHTS.name)
     return model, load_onnx_model(out, num_threads=2)
 
 

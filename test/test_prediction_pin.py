@@ -135,11 +135,11 @@ def regenerate(frames_too: bool) -> None:
 
 def load_default() -> torch.nn.Module:
     """The embedded default weights on CPU, eval mode, exactly as the node loads them."""
-    from handos_model import WEIGHTS_DIR
+    from handos_model import DEFAULT_WEIGHTS
     from handos_model.checkpoint import load_model
 
     torch.set_num_threads(1)
-    return load_model(WEIGHTS_DIR / "handos_tiny.safetensors", "cpu")
+    return load_model(DEFAULT_WEIGHTS, "cpu")
 
 
 @pytest.fixture(scope="module")

@@ -17,12 +17,12 @@ from typing import Any
 
 import yaml
 
-from .. import CONFIGS_DIR
+from .. import CONFIGS_DIR, DEFAULT_MODEL
 
 DEFAULTS: dict[str, Any] = {
     "model": {
         # model YAML (relative to the training YAML, then to handos_model/configs/) or an inline dict
-        "config": "handos_tiny.yaml",
+        "config": f"{DEFAULT_MODEL}.yaml",
         "overrides": {},  # deep-merged onto the model config
         "builder": None,  # "module:function" (model_cfg) -> model; None = handos_model.models.build:build_model
         "criterion_builder": None,  # (model_cfg, topology) -> criterion; None = models.build:build_criterion
@@ -64,7 +64,7 @@ DEFAULTS: dict[str, Any] = {
         "ddp_find_unused_parameters": True,
         "replica_check": True,  # at the end, verify the DDP replicas hold identical parameters
     },
-    "export": {"name": "handos_tiny"},
+    "export": {"name": DEFAULT_MODEL},
     "train_detector": None,  # None: stage 0 runs when model.detector.type is rtdetr_tiny
     # per-stage sections, merged onto the root for that stage
     "stage0": {},

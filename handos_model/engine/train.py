@@ -20,7 +20,7 @@ Output layout (``--out DIR``)::
     DIR/stage{N}/tb/            TensorBoard scalars (loss terms, lr, images/s, skipped samples)
     DIR/stage{N}/final.safetensors, train.log, step_losses.jsonl, train_summary.json
     DIR/train_summary.json      all stages run so far
-    DIR/handos_tiny.safetensors + .json   deployable weights (end of stage 2, or --export)
+    DIR/<export.name>.safetensors + .json   deployable weights (end of stage 2, or --export)
 
 Determinism: on CPU a run resumed from any checkpoint reproduces the uninterrupted run
 bit-exactly (same seed, same number of processes): data order and augmentation are pure

@@ -229,7 +229,7 @@ def train_stage(
         export_path = None
         if export or stage == 2:
             export_path = export_weights(
-                model, model_cfg, out_root, str(cfg.get("export", {}).get("name", "handos_tiny")),
+                model, model_cfg, out_root, str(cfg["export"]["name"]),
                 {"stage": stage, "global_step": run.global_step, "train_config": cfg},
                 include_detector=detector_is_trainable(model),
             )

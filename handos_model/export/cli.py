@@ -1,6 +1,6 @@
 """``handos-export --onnx``: HandOS weights -> ``detector.onnx`` + ``decoder.onnx`` + JSON.
 
-    handos-export --onnx --out out/onnx/handos_tiny                 # the embedded default weights
+    handos-export --onnx --out out/onnx/default                     # the embedded default weights
     handos-export --onnx --weights my.safetensors --out DIR --int8  # + int8 graphs
     handos-export --onnx --config handos_model/configs/handos_lite.yaml --out DIR  # untrained (timing)
     handos-export --onnx --out DIR --check 4   # then compare ORT with PyTorch on 4 synthetic frames
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from .. import WEIGHTS_DIR
+from .. import DEFAULT_WEIGHTS
 
 
 def _build(args: argparse.Namespace):  # noqa: ANN202 - HandOS
@@ -28,7 +28,7 @@ def _build(args: argparse.Namespace):  # noqa: ANN202 - HandOS
         return build_model(args.config).eval(), f"{Path(args.config).name} (untrained, seed {args.seed})"
     from ..checkpoint import load_model
 
-    weights = Path(args.weights) if args.weights else WEIGHTS_DIR / "handos_tiny.safetensors"
+    weights = Path(args.weights) if args.weights else DEFAULT_WEIGHTS
     return load_model(weights, device="cpu").eval(), weights.name
 
 
