@@ -1,36 +1,39 @@
 #!/usr/bin/env bash
-# `make train-default`: train the embedded default model (handos_tiny.yaml, tiny RT-DETR detector)
-# on on-the-fly synthetic data with handos_model/configs/train_tiny_synth.yaml: stage 0 (detector),
-# stage 1 (2D model), stage 2 (full model), then export OUT/handos_tiny.safetensors + .json.
+# `make train-default`: train the embedded default model (handos_lite.yaml: RT-DETR on the frozen
+# ImageNet EfficientNet-Lite0, coarse vertex tokens, 320 px) on on-the-fly synthetic data with
+# handos_model/configs/train_lite_synth.yaml: stage 0 (detector on the frozen backbone), stage 1
+# (2D model), stage 2 (full model), then export OUT/handos_lite.safetensors + .json.
 #
-# The default schedule is the one that produced the shipped handos_model/weights/handos_tiny.*
+# The default schedule is the one that produced the shipped handos_model/weights/handos_lite.*
 # on the 2-core CPU machine (see handos_model/weights/README.md):
-#   stage 0: the config's 100 epochs x 256 samples, half easy   (1600 steps of global batch 16)
+#   stage 0: the recipe's 75 epochs x 256 samples, 30% easy      (1200 steps of global batch 16)
 #   stage 1: 25 epochs x 512 samples, cosine from epoch 15     (800 steps)
 #   stage 2: 30 epochs x 512 samples, cosine from epoch 20     (960 steps)
 #            (the recipe's stage2 section: one SimOTA query per hand, 10x edge / nc weights)
-# SCHEDULE=config runs the config's own 40-epoch schedule for every stage instead (GPU machines).
-# DETECTOR=checkpoints/tiny_synth_stage0.safetensors skips stage 0 and uses that detector
+# SCHEDULE=config runs the recipe's own 40-epoch schedule for stages 1 and 2 instead (GPU machines).
+# DETECTOR=checkpoints/lite_synth_stage0_detector.safetensors skips stage 0 and uses that detector
 # (the committed one the shipped weights were trained on; a full HandOS file or stage 0's
 # detector.safetensors).
+# RECIPE=train_tiny_synth.yaml trains the previous default (tiny from-scratch detector) instead.
 #
 # Re-entrant: it always passes --resume, so running it again after an interruption (Ctrl-C,
 # kill -9, reboot) continues from the last checkpoint of the unfinished stage.
-# Knobs (environment): OUT=runs/tiny  NPROC=2 (processes; 2 x 1 thread is fastest on 2 cores)
-#   SCHEDULE=shipped|config  DETECTOR=<stage-0 safetensors>
+# Knobs (environment): OUT=runs/default  NPROC=2 (processes; 2 x 1 thread is fastest on 2 cores)
+#   SCHEDULE=shipped|config  DETECTOR=<stage-0 safetensors>  RECIPE=<training YAML>
 # Extra arguments go to every handos-train call, e.g.  scripts/train_default.sh --set data.workers=8
 # Expects the venv active (make train-default sources scripts/env.sh).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
-OUT=${OUT:-runs/tiny}
+OUT=${OUT:-runs/default}
+RECIPE=${RECIPE:-train_lite_synth.yaml}
 NPROC=${NPROC:-2}
 SCHEDULE=${SCHEDULE:-shipped}
 DETECTOR=${DETECTOR:-}
 py=${PYTHON:-python}
 train() {
   "$py" -m torch.distributed.run --standalone --nproc_per_node "$NPROC" -m handos_model.engine.train \
-    --config train_tiny_synth.yaml --out "$OUT" --resume "$@"
+    --config "$RECIPE" --out "$OUT" --resume "$@"
 }
 echo "[train-default] torchrun x$NPROC -> $OUT, schedule $SCHEDULE (log: $OUT/stage*/train.log, TensorBoard: $OUT/stage*/tb)" >&2
 det=()
@@ -46,5 +49,6 @@ else
   train --stage 1 "$@" --set ${det[@]+"${det[@]}"} train.epochs=25 sched.cosine_start_epoch=15
   train --stage 2 "$@" --set ${det[@]+"${det[@]}"} train.epochs=30 sched.cosine_start_epoch=20
 fi
-echo "[train-default] done: $OUT/handos_tiny.safetensors (+ .json); summary $OUT/train_summary.json" >&2
-echo "[train-default] to ship it as the embedded default: cp $OUT/handos_tiny.safetensors $OUT/handos_tiny.json handos_model/weights/" >&2
+name=$("$py" -c 'import sys; from handos_model.engine.config import load_train_config; print(load_train_config(sys.argv[1])["export"]["name"])' "$RECIPE")
+echo "[train-default] done: $OUT/$name.safetensors (+ .json); summary $OUT/train_summary.json" >&2
+echo "[train-default] to ship it as the embedded default: cp $OUT/$name.safetensors $OUT/$name.json handos_model/weights/" >&2

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Train the embedded default model (stages 1 and 2 of train_tiny_synth.yaml on a given stage-0
+# Train the embedded default model (stages 1 and 2 of RECIPE, train_lite_synth.yaml, on a given stage-0
 # detector) with the shipped recipe -- global batch 16, lr 1e-3, cosine decay over the last 40% /
 # 33% of each stage, stage 2 as the recipe's stage2 section sets it -- but with as many steps as fit a
 # wall-clock budget on this machine (e.g. a GPU lent for a few minutes).
@@ -7,19 +7,21 @@
 # It first times PROBE_STEPS (40) steps of each stage, then sizes both stages (stage 2 gets 1.2x the steps of
 # stage 1, as in the shipped schedule) so that both fit BUDGET_S seconds of training.
 #
-# Usage: OUT=runs/timed DETECTOR=checkpoints/tiny_synth_stage0.safetensors BUDGET_S=400 \
+# Usage: OUT=runs/timed DETECTOR=checkpoints/lite_synth_stage0_detector.safetensors BUDGET_S=400 \
 #            scripts/train_default_timed.sh [--set data.workers=14 ...]
-# Result: $OUT/handos_tiny.safetensors (+ .json), $OUT/schedule.json (the sizes it chose).
+# Result: $OUT/<the recipe's export name>.safetensors (+ .json), $OUT/schedule.json (the sizes it chose).
+# RECIPE=train_tiny_synth.yaml DETECTOR=checkpoints/tiny_synth_stage0.safetensors: the previous default.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 OUT=${OUT:-runs/timed}
-DETECTOR=${DETECTOR:-checkpoints/tiny_synth_stage0.safetensors}
+DETECTOR=${DETECTOR:-checkpoints/lite_synth_stage0_detector.safetensors}
+RECIPE=${RECIPE:-train_lite_synth.yaml}
 BUDGET_S=${BUDGET_S:-400}
 PROBE_STEPS=${PROBE_STEPS:-40}
 py=${PYTHON:-python3}
 mkdir -p "$OUT"
-train() { "$py" -m handos_model.engine.train --config train_tiny_synth.yaml "$@"; }
+train() { "$py" -m handos_model.engine.train --config "$RECIPE" "$@"; }
 common=(detector_from="$DETECTOR" train.progress=false train.log_every=50)
 
 # 1. time PROBE_STEPS steps of each stage (scratch output, thrown away)
@@ -49,9 +51,9 @@ EOF
 rm -rf "$probe"
 echo "[train-default-timed] stage 1: $ep1 epochs (cosine from $cos1), stage 2: $ep2 epochs (cosine from $cos2); $OUT/schedule.json" >&2
 
-# 2. the two stages, then the export ($OUT/handos_tiny.safetensors)
+# 2. the two stages, then the export ($OUT/<export name>.safetensors)
 train --out "$OUT" --stage 1 "$@" --set "${common[@]}" train.epochs="$ep1" sched.cosine_start_epoch="$cos1" \
   train.ckpt_every_steps=0 train.ckpt_every_minutes=1
 train --out "$OUT" --stage 2 "$@" --set "${common[@]}" train.epochs="$ep2" sched.cosine_start_epoch="$cos2" \
   train.ckpt_every_steps=0 train.ckpt_every_minutes=1
-echo "[train-default-timed] done: $OUT/handos_tiny.safetensors (+ .json)" >&2
+echo "[train-default-timed] done: $OUT/*.safetensors (+ .json), as the recipe's export section names it" >&2

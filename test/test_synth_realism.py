@@ -257,3 +257,16 @@ def test_the_scene_mix_has_people_without_hands_and_faces_next_to_hands(model) -
         people = sample_people(np.random.default_rng(s), 200, 160, [box], [], np.array([0.0, -1.0]), beside_hand_prob=1.0)
         assert [p.head_height for p in people] == sorted(p.head_height for p in people)
         assert any(beside(q) for q in people)
+
+
+def test_monochrome_camera_leaves_no_colour_and_is_off_in_easy_scenes() -> None:
+    cfg = SynthConfig(mono_prob=1.0, noise_prob=1.0)
+    fx = sample_post_fx(np.random.default_rng(5), cfg)
+    img = apply_post_fx(room(np.random.default_rng(5), 120, 160).astype(np.uint8), fx, np.random.default_rng(5))
+    assert fx.saturation == 0.0 and fx.shot_noise > 0
+    assert np.abs(img[..., 0].astype(int) - img[..., 1]).max() <= 1
+    assert np.abs(img[..., 1].astype(int) - img[..., 2]).max() <= 1
+    assert easy_config().mono_prob == 0.0
+    # off by default for most images: 200 draws give a share near the default probability
+    shares = [sample_post_fx(np.random.default_rng(s), SynthConfig()).saturation == 0.0 for s in range(200)]
+    assert 0 < sum(shares) < 30

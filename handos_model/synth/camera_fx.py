@@ -42,12 +42,13 @@ class PostFx:
 
 
 def sample_post_fx(rng: np.random.Generator, cfg: SynthConfig) -> PostFx:
-    """The sim-to-real camera: white balance, exposure, signal-dependent noise, defocus, motion, JPEG."""
+    """The sim-to-real camera: white balance, exposure, signal-dependent noise, defocus, motion, JPEG;
+    a ``cfg.mono_prob`` share of monochrome cameras."""
     if cfg.easy:
         return PostFx()
     warm, tint = rng.normal(0, 0.09), rng.normal(0, 0.03)
     noisy = rng.random() < cfg.noise_prob
-    return PostFx(
+    fx = PostFx(
         brightness=float(rng.uniform(0.85, 1.12)),
         contrast=float(rng.uniform(0.8, 1.2)),
         saturation=float(rng.uniform(0.65, 1.25)),
@@ -64,6 +65,9 @@ def sample_post_fx(rng: np.random.Generator, cfg: SynthConfig) -> PostFx:
         exposure=float(2.0 ** rng.uniform(-0.8, 0.6)),
         vignette=float(rng.uniform(0.1, 0.45)) if rng.random() < 0.35 else 0.0,
     )
+    if cfg.mono_prob > 0 and rng.random() < cfg.mono_prob:  # monochrome camera: no colour at all
+        fx.saturation, fx.wb = 0.0, (1.0, 1.0, 1.0)
+    return fx
 
 
 _NOISE_TILE: np.ndarray | None = None
@@ -138,6 +142,8 @@ def apply_post_fx(img: np.ndarray, p: PostFx, rng: np.random.Generator) -> np.nd
                 cv2.scaleAdd(tile[oy:oy + hh, ox:ox + ww], p.noise_sigma, outf[ty:ty + hh, tx:tx + ww],
                              dst=outf[ty:ty + hh, tx:tx + ww])
         out = cv2.convertScaleAbs(np.maximum(outf, 0))
+    if p.saturation == 0.0:  # a monochrome sensor: its noise has no colour either
+        out = cv2.cvtColor(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
     if p.jpeg_quality > 0:
         ok, enc = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, p.jpeg_quality])
         out = cv2.imdecode(enc, cv2.IMREAD_UNCHANGED)

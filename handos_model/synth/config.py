@@ -14,7 +14,9 @@ class SynthConfig:
     hands (faces, necks, torsos, bare arms: hard negatives; with ``beside_face_prob`` the first
     face is right next to a hand); ``bare_arm_prob`` a bare forearm crossing the image whose hand
     is out of view; ``held_prob`` per hand, an object in its grip; ``touch_prob`` per other hand, a
-    panel / screen / book under a fingertip; ``crease_prob`` skin creases.
+    panel / screen / book under a fingertip; ``crease_prob`` skin creases; ``mono_prob`` a
+    monochrome camera (the grey-scale / infrared streams of many robot and depth cameras: a hand
+    has to be found by its shape, not its skin colour).
     ``backgrounds``: a folder of the user's own photos (``photos.PhotoBackgrounds``), used as the
     background of a ``photo_prob`` share of the images instead of a procedural one.
     """
@@ -45,6 +47,7 @@ class SynthConfig:
     held_prob: float = 0.2
     touch_prob: float = 0.15
     crease_prob: float = 0.5
+    mono_prob: float = 0.06
     backgrounds: str | None = None
     photo_prob: float = 1.0
     easy: bool = False  # one big, well-lit hand on a plain background, no effects
@@ -55,7 +58,7 @@ class SynthConfig:
 EASY_FIELDS: dict = dict(num_hands=1, min_height_frac=0.4, max_height_frac=0.7, occluder_prob=0.0, forearm_prob=1.0,
                          sleeve_prob=0.0, shadow_prob=0.0, uniform_rotation_prob=0.0, jpeg_prob=0.0,
                          blur_prob=0.0, noise_prob=0.0, no_hand_prob=0.0, people_prob=0.0, bare_arm_prob=0.0,
-                         held_prob=0.0, touch_prob=0.0, crease_prob=0.0, easy=True)
+                         held_prob=0.0, touch_prob=0.0, crease_prob=0.0, mono_prob=0.0, easy=True)
 
 
 def easy_config(**kw) -> SynthConfig:
