@@ -19,7 +19,9 @@ What it does
     5. If the goals are not met (issue 17: HandOS <= 1.0x MediaPipe at H=1; HandOS marginal cost
        per hand <= 0.5x MediaPipe's per hand found) or with ``--profile always``: torch.profiler and cProfile top entries of
        one HandOS predict, so the report says where the time goes.
-    6. ``--device cuda``: HandOS on the GPU, plus the Grounding-DINO-T-size config
+    6. On the CPU (``--onnx``): the same model exported to ONNX and run by ONNX Runtime (the node's
+       ``backend: onnxruntime``) on the same frames, with its ratios to MediaPipe and the goals.
+    7. ``--device cuda``: HandOS on the GPU, plus the Grounding-DINO-T-size config
        (``configs/handos_gdino_t.yaml``, 800 px) built with random weights (nothing can be
        downloaded); ``--gdino`` forces that part on CPU too (slow: a smoke test).
 
@@ -67,6 +69,23 @@ def _loadavg() -> str:
         return "n/a"
 
 
+def measure_onnx(model, desc: str, frames: list[dict], images: dict, hands: list[int], args, tmp: Path) -> dict:
+    """The node's ``backend: onnxruntime``: ``model`` exported to ONNX, run by ONNX Runtime's CPU
+    provider on the same frames (after the PyTorch pass, not interleaved with MediaPipe)."""
+    from handos_model.export.onnx_export import export_onnx
+    from handos_model.export.onnx_runtime import load_onnx_model
+
+    t0 = time.perf_counter()
+    export_onnx(model.model, tmp / "onnx", source=desc)
+    export_s = time.perf_counter() - t0
+    ort = load_onnx_model(tmp / "onnx", num_threads=args.threads)
+    rows, _ = measure(ort, frames, images, hands, args.warmup, None, "HandOS onnxruntime")
+    import onnxruntime
+
+    return {"model": f"{desc}, exported to ONNX (fp32), onnxruntime {onnxruntime.__version__} CPU, "
+                     f"{args.threads} intra-op threads", "export_s": export_s, **handos_summary(rows, hands)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--hands", type=int, nargs="+", default=[0, 1, 2, 4, 8], help="hand counts H")
@@ -92,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gdino", action=argparse.BooleanOptionalAction, default=None,
                     help="also the Grounding-DINO-T-size config at 800 px, random weights (default: on with cuda)")
     ap.add_argument("--gdino-frames-per-h", type=int, help="frames per H for that model (default: --frames-per-h)")
+    ap.add_argument("--onnx", action=argparse.BooleanOptionalAction, default=None,
+                    help="also the node's onnxruntime backend: the same model exported (handos-export --onnx), "
+                         "fp32, --threads intra-op threads, on the same frames (default: on with cpu)")
     ap.add_argument("--json", type=Path, help="write the results here")
     ap.add_argument("--md", type=Path, help="write the markdown section here")
     args = ap.parse_args(argv)
@@ -163,6 +185,17 @@ def main(argv: list[str] | None = None) -> int:
         goals = {"ratio_h1": (ratio["1"] <= GOAL_RATIO_H1) if "1" in ratio else None,
                  "marginal": (hm <= GOAL_MARGINAL_RATIO * mm_found) if hm is not None and mm_found is not None else None}
         res["comparison"] = {"ratio_per_h": ratio, "goals": goals}
+
+        if args.onnx if args.onnx is not None else args.device == "cpu":
+            res["onnxruntime"] = measure_onnx(model, desc, frames, images, hands, args, tmp)
+            om = res["onnxruntime"]
+            om_ratio = {h: om["per_h"][h]["wall_ms"]["median"] / res["mediapipe"]["per_h"][h]["wall_ms"]["median"]
+                        for h in ratio}
+            ohm = om["marginal"]["slope_ms_per_hand"]
+            res["comparison"]["onnxruntime_ratio_per_h"] = om_ratio
+            res["comparison"]["onnxruntime_goals"] = {
+                "ratio_h1": (om_ratio["1"] <= GOAL_RATIO_H1) if "1" in om_ratio else None,
+                "marginal": (ohm <= GOAL_MARGINAL_RATIO * mm_found) if ohm is not None and mm_found is not None else None}
 
         if args.tracking_frames > 0 and mp_server is not None:
             seq_hands = [h for h in hands if h in (1, 2)]

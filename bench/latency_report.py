@@ -89,6 +89,28 @@ def to_markdown(res: dict) -> str:
              "MediaPipe's per hand found: **{}**."
              .format(*("met" if g[k] else ("not met" if g[k] is not None else "n/a")
                        for k in ("ratio_h1", "marginal"))))
+    o = res.get("onnxruntime")
+    if o:
+        orat = res["comparison"].get("onnxruntime_ratio_per_h", {})
+        L.append("")
+        L.append(f"ONNX Runtime backend (the node's `backend: onnxruntime`): {o['model']}; the same frames, "
+                 "measured after the PyTorch pass. Wall-clock ms per frame, median (p90):")
+        L.append("")
+        L.append("| H | detector | decoder (incl. side tuning) | total | HandOS ORT / MP |")
+        L.append("|---|---|---|---|---|")
+        for h in hs:
+            a = o["per_h"][str(h)]
+            L.append(f"| {h} | {_f(a['detector_ms']['median'])} | {_f(a['decoder_ms']['median'])} "
+                     f"| {_f(a['wall_ms']['median'])} ({_f(a['wall_ms']['p90'])}) | {_f(orat.get(str(h)), 2)} |")
+        om = o["marginal"]
+        L.append("")
+        L.append(f"ONNX Runtime marginal cost per extra hand: slope {_f(om['slope_ms_per_hand'], 2)} ms, "
+                 f"step 0->1 {_f(om['step_0_to_1_ms'], 2)} ms.")
+        og = res["comparison"].get("onnxruntime_goals", {})
+        if og:
+            L.append("Goals with the ONNX Runtime backend: <= 1.0x MediaPipe at H=1: **{}**; marginal <= 0.5x: **{}**."
+                     .format(*("met" if og.get(k) else ("not met" if og.get(k) is not None else "n/a")
+                               for k in ("ratio_h1", "marginal"))))
     if res["mediapipe"].get("skipped"):
         L.append("")
         L.append(f"MediaPipe skipped: {res['mediapipe']['skipped']}")
