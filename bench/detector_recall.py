@@ -64,8 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         size = int(cfg["model"]["input_size"])
     else:
         from handos_model.checkpoint import load_model
+        from handos_model.engine.evaluate import resolve_weights
 
-        model = load_model(args.weights)
+        model = load_model(resolve_weights(args.weights))
         detector = model.detector
         size = int(model.image_size)
     detector.eval()

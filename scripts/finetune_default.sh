@@ -3,16 +3,16 @@
 # synthetic data where a fraction of the scenes are "easy" (one big, well-lit hand on a plain
 # background: closer to what the node sees in teleoperation than the cluttered scenes).
 #
-# This is how the shipped handos_model/weights/handos_tiny.* were produced from the output of
-# scripts/train_default.sh (see handos_model/weights/README.md for the measured schedule):
+# The previous default (handos_tiny.*, RECIPE=train_tiny_synth.yaml) was fine-tuned this way from the
+# output of scripts/train_default.sh (git history of handos_model/weights/README.md has its schedule):
 #
-#   INIT=handos_model/weights/handos_tiny.safetensors OUT=runs/finetune scripts/finetune_default.sh
+#   INIT=runs/default/handos_lite.safetensors OUT=runs/finetune scripts/finetune_default.sh
 #
 # The detector stays frozen: the one that comes with INIT, or DETECTOR (a stage-0 final.safetensors
-# or detector.safetensors, e.g. checkpoints/tiny_synth_stage0.safetensors) when set; the decoder
+# or detector.safetensors, e.g. checkpoints/lite_synth_stage0_detector.safetensors) when set; the decoder
 # then re-fits to it. Re-entrant like train_default.sh (--resume).
 # Knobs (environment): INIT (required: a handos .safetensors with the detector included)
-#   OUT=runs/finetune  NPROC=2  EPOCHS=40 (x 512 samples)  COSINE_FROM=25  EASY=0.5  LR=1e-3
+#   RECIPE=train_lite_synth.yaml  OUT=runs/finetune  NPROC=2  EPOCHS=40 (x 512 samples)  COSINE_FROM=25  EASY=0.5  LR=1e-3
 #   DETECTOR=none  INIT_EXCLUDE='[]' (YAML list of parameter-name prefixes to start fresh instead of from INIT,
 #   e.g. '[decoder.vertex_heads, decoder.camera_heads]' when the 3D heads' parameterisation changed)
 # Extra arguments go to handos-train, e.g. --set data.workers=8 train.batch_size=32
@@ -20,7 +20,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
-: "${INIT:?set INIT to the weights to continue from (e.g. handos_model/weights/handos_tiny.safetensors)}"
+: "${INIT:?set INIT to the weights to continue from (e.g. handos_model/weights/handos_lite.safetensors)}"
+RECIPE=${RECIPE:-train_lite_synth.yaml}
 OUT=${OUT:-runs/finetune}
 NPROC=${NPROC:-2}
 EPOCHS=${EPOCHS:-40}
@@ -32,7 +33,7 @@ DETECTOR=${DETECTOR:-none}
 py=${PYTHON:-python}
 echo "[finetune] $INIT -> $OUT: stage 2, $EPOCHS epochs, easy fraction $EASY (log: $OUT/stage2/train.log)" >&2
 "$py" -m torch.distributed.run --standalone --nproc_per_node "$NPROC" -m handos_model.engine.train \
-  --config train_tiny_synth.yaml --out "$OUT" --stage 2 --resume \
+  --config "$RECIPE" --out "$OUT" --stage 2 --resume \
   --set init_from="$INIT" init_exclude="$INIT_EXCLUDE" detector_from="$DETECTOR" data.train.easy_fraction="$EASY" data.train.seed=1 \
   optim.lr="$LR" train.epochs="$EPOCHS" sched.cosine_start_epoch="$COSINE_FROM" "$@"
-echo "[finetune] done: $OUT/handos_tiny.safetensors (+ .json)" >&2
+echo "[finetune] done: $OUT/*.safetensors (+ .json), as $RECIPE's export section names it" >&2

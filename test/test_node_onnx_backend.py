@@ -47,7 +47,7 @@ def test_onnxruntime_backend_serves_the_same_hands_as_torch(tmp_path: Path) -> N
             _header, out = client.process(sample, FRAME_ID)
             assert out is not None, "no HandMeshArray for a frame"
             ref = torch_predictor.predict(sample.image, np.asarray(sample.K, np.float32), score_threshold=0.3,
-                                          nms_threshold=0.9, max_hands=4)
+                                          nms_threshold=0.5, max_hands=4)
             assert len(out.hands) == len(ref)
             for msg_hand in out.hands:
                 j2d = np.asarray(msg_hand.joints_2d, np.float64).reshape(-1, 2)

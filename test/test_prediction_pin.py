@@ -28,14 +28,16 @@ import numpy as np
 import pytest
 import torch
 
+from handos_ros.parameters import SPEC_BY_NAME
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FRAMES_FILE = FIXTURES / "prediction_pin_frames.npz"
 PIN_FILE = FIXTURES / "prediction_pin.npz"
 
-# the node's defaults (handos_ros/parameters.py): score_threshold, nms_threshold, max_hands
-NODE_SCORE_THRESHOLD = 0.3
-NODE_NMS_THRESHOLD = 0.9
-NODE_MAX_HANDS = 4
+# the node's defaults (their one home: handos_ros/parameters.py)
+NODE_SCORE_THRESHOLD = float(SPEC_BY_NAME["score_threshold"].default)
+NODE_NMS_THRESHOLD = float(SPEC_BY_NAME["nms_threshold"].default)
+NODE_MAX_HANDS = int(SPEC_BY_NAME["max_hands"].default)
 
 # (seed, easy, num_hands, frame index) of the committed frames; 320x240 keeps the file small
 FRAME_SPECS = ((3, True, 1, 0), (5, True, 1, 7), (11, False, 2, 4))

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .. import WEIGHTS_DIR
+from .. import DEFAULT_WEIGHTS
 from ..checkpoint import load_model
 from ..data.mixed import build_dataset, load_dataset_config
 from ..data.schema import CorruptSampleError, HandAnnotation, Sample
@@ -109,16 +109,12 @@ def evaluate_model(
 
 
 def resolve_weights(weights: str) -> Path:
-    """``"default"`` -> the model shipped in ``handos_model/weights/``; otherwise the given path."""
+    """``"default"`` -> the embedded default model (``handos_model.DEFAULT_WEIGHTS``); otherwise the given path."""
     if weights.lower() != "default":
         return Path(weights)
-    found = sorted(WEIGHTS_DIR.glob("*.safetensors"))
-    preferred = [p for p in found if "default" in p.stem]
-    if len(preferred) == 1 or len(found) == 1:
-        return (preferred or found)[0]
-    if not found:
-        raise FileNotFoundError(f"no shipped weights in {WEIGHTS_DIR}; pass --weights PATH")
-    raise FileNotFoundError(f"several weights in {WEIGHTS_DIR} ({[p.name for p in found]}); pass --weights PATH")
+    if not DEFAULT_WEIGHTS.is_file():
+        raise FileNotFoundError(f"the embedded default weights {DEFAULT_WEIGHTS.name} are missing; pass --weights PATH")
+    return DEFAULT_WEIGHTS
 
 
 def build_eval_dataset(data: str | Path) -> Any:
