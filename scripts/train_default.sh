@@ -1,32 +1,34 @@
 #!/usr/bin/env bash
-# `make train-default`: train the embedded default model (handos_lite.yaml: RT-DETR on the frozen
-# ImageNet EfficientNet-Lite0, coarse vertex tokens, 320 px) on on-the-fly synthetic data with
-# handos_model/configs/train_lite_synth.yaml: stage 0 (detector on the frozen backbone), stage 1
-# (2D model), stage 2 (full model), then export OUT/handos_lite.safetensors + .json.
+# `make train-default`: train the embedded default model on on-the-fly synthetic data with a
+# training recipe (RECIPE): stage 0 (detector), stage 1 (2D model), stage 2 (full model), then
+# export OUT/<the recipe's export name>.safetensors + .json.
 #
-# The default schedule is the one that produced the shipped handos_model/weights/handos_lite.*
-# on the 2-core CPU machine (see handos_model/weights/README.md):
-#   stage 0: the recipe's 75 epochs x 256 samples, 30% easy      (1200 steps of global batch 16)
-#   stage 1: 25 epochs x 512 samples, cosine from epoch 15     (800 steps)
+#   RECIPE=train_tiny_synth.yaml (default): handos_tiny.yaml, the shipped default (tiny from-scratch
+#     RT-DETR); the shipped weights are this plus three scripts/finetune_default.sh runs
+#     (handos_model/weights/README.md);
+#   RECIPE=train_lite_synth.yaml: handos_lite.yaml, its successor in training (RT-DETR on the frozen
+#     ImageNet EfficientNet-Lite0, coarse vertex tokens; checkpoints/README.md).
+#
+# The default schedule is the one the 2-core CPU machine ran:
+#   stage 0: the recipe's own (tiny: 100 epochs x 256, half easy; lite: 75 x 256, 30% easy)
+#   stage 1: 25 epochs x 512 samples, cosine from epoch 15     (800 steps of global batch 16)
 #   stage 2: 30 epochs x 512 samples, cosine from epoch 20     (960 steps)
 #            (the recipe's stage2 section: one SimOTA query per hand, 10x edge / nc weights)
 # SCHEDULE=config runs the recipe's own 40-epoch schedule for stages 1 and 2 instead (GPU machines).
-# DETECTOR=checkpoints/lite_synth_stage0_detector.safetensors skips stage 0 and uses that detector
-# (the committed one the shipped weights were trained on; a full HandOS file or stage 0's
-# detector.safetensors).
-# RECIPE=train_tiny_synth.yaml trains the previous default (tiny from-scratch detector) instead.
+# DETECTOR=<stage-0 file> skips stage 0 and uses that detector (a full HandOS file or stage 0's
+# detector.safetensors; the committed ones are in checkpoints/).
 #
 # Re-entrant: it always passes --resume, so running it again after an interruption (Ctrl-C,
 # kill -9, reboot) continues from the last checkpoint of the unfinished stage.
 # Knobs (environment): OUT=runs/default  NPROC=2 (processes; 2 x 1 thread is fastest on 2 cores)
-#   SCHEDULE=shipped|config  DETECTOR=<stage-0 safetensors>  RECIPE=<training YAML>
+#   SCHEDULE=shipped|config  DETECTOR=<stage-0 safetensors>  RECIPE=train_tiny_synth.yaml|train_lite_synth.yaml
 # Extra arguments go to every handos-train call, e.g.  scripts/train_default.sh --set data.workers=8
 # Expects the venv active (make train-default sources scripts/env.sh).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 OUT=${OUT:-runs/default}
-RECIPE=${RECIPE:-train_lite_synth.yaml}
+RECIPE=${RECIPE:-train_tiny_synth.yaml}
 NPROC=${NPROC:-2}
 SCHEDULE=${SCHEDULE:-shipped}
 DETECTOR=${DETECTOR:-}
