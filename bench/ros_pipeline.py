@@ -85,9 +85,12 @@ class ProcSampler(threading.Thread):
 
 
 def _env() -> dict[str, str]:
+    from handos_ros.dds_profile import profile_variables
+
     env = dict(os.environ)
     env.setdefault("ROS_DOMAIN_ID", str(random.SystemRandom().randint(101, 200)))
-    env.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(REPO / "config" / "fastdds_localhost.xml"))
+    for var in profile_variables():  # Fast DDS 2.x (Humble / Jazzy) reads only the older name
+        env.setdefault(var, str(REPO / "config" / "fastdds_localhost.xml"))
     for key in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_LOCALHOST_ONLY"):
         env.pop(key, None)
     return env
@@ -243,7 +246,9 @@ def main(argv: list[str] | None = None) -> int:
         os.chdir(REPO.parent)  # import the built package, not the source tree
 
     env = _env()
-    os.environ.update({k: env[k] for k in ("ROS_DOMAIN_ID", "FASTDDS_DEFAULT_PROFILES_FILE")})
+    from handos_ros.dds_profile import profile_variables
+
+    os.environ.update({k: env[k] for k in ("ROS_DOMAIN_ID", *profile_variables())})
     for key in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_LOCALHOST_ONLY"):
         os.environ.pop(key, None)
     from handos_ros.synthetic_camera import frame_source

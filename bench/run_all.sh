@@ -13,7 +13,7 @@
 #   SYNTH_ARGS, TRAIN_ARGS, ROS_ARGS, SOAK_ARGS             override a section's arguments
 #   SOAK=1              add the 10 000-frame ROS soak       ONLY="latency train" run only these sections
 #   QUIET_WAIT=60       seconds to wait (once) for the 1-min load average to fall below 1.5
-#   OMP_WAIT_POLICY     for the latency section, default PASSIVE (see below)
+#   OMP_WAIT_POLICY     for the latency section: unset = the library default (see below)
 #   REPORT_MD, REPORT_JSON   output paths (default bench/report.md, bench/report.json)
 #   KEEP_WORK=1         keep the per-section outputs (the temporary directory is printed)
 # Expects the main venv active (make bench sources scripts/env.sh); creates .venv-bench itself.
@@ -111,10 +111,11 @@ args_of SYNTH_ARGS "${synth_default[@]}"
 section synth "Synthetic data engine" text 300 "" -- "$py" bench/synth_bench.py "${a[@]}"
 
 args_of LATENCY_ARGS
-# libgomp's default spin-waiting collapses a 2-thread torch under other load (measured here: 6x slower
-# per frame with 8 other busy processes); PASSIVE costs nothing measurable on an idle machine.
-# OMP_WAIT_POLICY=ACTIVE make bench restores the library default.
-OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE} section latency "Latency: HandOS vs MediaPipe Hands" markdown 1500 "$work/latency.json" -- \
+# OpenMP's wait policy: libgomp's default spin-waiting collapses a 2-thread torch under other load
+# (measured: 6x slower per frame with 8 other busy processes), but on an idle machine PASSIVE
+# doubles it (2026-12-02, tiny model, 2 threads: 102 -> 210 ms per frame). The node runs with the
+# library default, so the benchmark does too; OMP_WAIT_POLICY=PASSIVE make bench on a shared machine.
+section latency "Latency: HandOS vs MediaPipe Hands" markdown 1500 "$work/latency.json" -- \
   "$py" bench/latency.py --frames-per-h "$FRAMES_PER_H" --json "$work/latency.json" --md "$work/latency.md" "${a[@]}"
 
 args_of TRAIN_ARGS
