@@ -148,3 +148,25 @@ def test_saved_lite_handos_loads_without_torch_load(tmp_path: Path, monkeypatch:
     loaded = load_model(path).eval()
     for k, v in model.state_dict().items():
         assert torch.equal(v, loaded.state_dict()[k]), k
+
+
+def test_folded_inference_form_equals_the_body_and_follows_its_weights() -> None:
+    """FrozenLite0 runs the batch-norm-folded form: same maps as the module (float rounding), odd
+    input sizes included (TF SAME padding), and rebuilt when the body's tensors change."""
+    det = small_lite_detector()
+    frozen = det.backbone
+    torch.manual_seed(0)
+    for size in ((1, 3, 320, 320), (2, 3, 97, 131)):
+        x = torch.randn(*size)
+        with torch.no_grad():
+            ref, got = frozen.body(x), frozen(x).feature_maps
+        assert [r.shape for r in ref] == [g.shape for g in got]
+        for r, g in zip(ref, got, strict=True):
+            assert (r - g).abs().max() <= 1e-4 * max(1.0, r.abs().max().item())
+    before = frozen(x).feature_maps[0].clone()
+    with torch.no_grad():
+        frozen.body._blocks[0]._bn1.running_mean.add_(0.5)  # e.g. loading other weights
+        ref = frozen.body(x)[0]
+    after = frozen(x).feature_maps[0]
+    assert not torch.allclose(before, after)
+    assert (ref - after).abs().max() <= 1e-4 * max(1.0, ref.abs().max().item())

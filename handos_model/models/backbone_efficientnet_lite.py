@@ -127,6 +127,57 @@ class EfficientNetLite0(nn.Module):
         return self._fc(x.mean(dim=(2, 3)))
 
 
+class FoldedLite0:
+    """Inference form of a frozen :class:`EfficientNetLite0`: every batch norm folded into the
+    convolution before it, and TF ``SAME`` padding done by the convolution itself wherever it is
+    symmetric (stride 1), so no padded copy of the activations is made there. The same function
+    up to float rounding (``test/test_backbone.py``) and about 20% cheaper on a CPU.
+
+    Not an ``nn.Module``: it holds no parameters, only tensors derived from ``body``'s, so the
+    state dict, the freezing and the saved files are those of ``body``. Build it again after
+    ``body``'s tensors change (:meth:`.detector_lite.FrozenLite0` does, keyed on their versions).
+    """
+
+    def __init__(self, body: EfficientNetLite0):
+        with torch.no_grad():
+            self.stem = _fold(body._conv_stem, body._bn0)
+            self.blocks = []
+            for b in body._blocks:
+                expand = _fold(b._expand_conv, b._bn0) if b.has_expand else None
+                self.blocks.append((expand, _fold(b._depthwise_conv, b._bn1), _fold(b._project_conv, b._bn2), b.residual))
+
+    def __call__(self, images: Tensor) -> list[Tensor]:
+        x = F.relu6(_conv(images, self.stem), inplace=True)
+        maps = []
+        for i, (expand, depthwise, project, residual) in enumerate(self.blocks):
+            y = F.relu6(_conv(x, expand), inplace=True) if expand is not None else x
+            y = _conv(F.relu6(_conv(y, depthwise), inplace=True), project)
+            x = x + y if residual else y
+            if i in OUT_BLOCKS:
+                maps.append(x)
+        return maps
+
+
+def _fold(conv: SameConv2d, bn: nn.BatchNorm2d) -> tuple[Tensor, Tensor, SameConv2d]:
+    """(weight, bias, conv) of ``conv`` (no bias) followed by eval-mode ``bn``."""
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    return conv.weight * scale.reshape(-1, 1, 1, 1), bn.bias - bn.running_mean * scale, conv
+
+
+def _conv(x: Tensor, folded: tuple[Tensor, Tensor, SameConv2d]) -> Tensor:
+    weight, bias, conv = folded
+    if conv.stride == (1, 1) and conv.kernel_size[0] % 2 == 1 and conv.kernel_size[1] % 2 == 1:
+        pad = (conv.kernel_size[0] // 2, conv.kernel_size[1] // 2)  # SAME at stride 1: symmetric
+        return F.conv2d(x, weight, bias, 1, pad, conv.dilation, conv.groups)
+    ih, iw = x.shape[-2:]
+    (kh, kw), (sh, sw) = conv.kernel_size, conv.stride
+    ph = max((math.ceil(ih / sh) - 1) * sh + kh - ih, 0)
+    pw = max((math.ceil(iw / sw) - 1) * sw + kw - iw, 0)
+    if ph or pw:
+        x = F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
+    return F.conv2d(x, weight, bias, conv.stride, 0, conv.dilation, conv.groups)
+
+
 def pretrained_path() -> Path:
     """The ``.pth`` shipped by the PyPI package; a clear error where it is not installed."""
     try:

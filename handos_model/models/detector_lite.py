@@ -23,7 +23,7 @@ from typing import Any
 from torch import Tensor, nn
 from transformers import RTDetrConfig
 
-from .backbone_efficientnet_lite import OUT_CHANNELS, EfficientNetLite0, load_pretrained
+from .backbone_efficientnet_lite import OUT_CHANNELS, EfficientNetLite0, FoldedLite0, load_pretrained
 from .detector_tiny import TinyRTDetrDetector, tiny_rtdetr_config
 
 
@@ -43,6 +43,8 @@ class FrozenLite0(nn.Module):
         self.channels = list(OUT_CHANNELS)
         self.requires_grad_(False)
         self.body.eval()
+        self._folded: FoldedLite0 | None = None
+        self._folded_key: tuple = ()
 
     def train(self, mode: bool = True) -> FrozenLite0:
         super().train(mode)
@@ -50,7 +52,12 @@ class FrozenLite0(nn.Module):
         return self
 
     def forward(self, pixel_values: Tensor) -> SimpleNamespace:
-        return SimpleNamespace(feature_maps=tuple(self.body(pixel_values)))
+        """The frozen body through its batch-norm-folded form (:class:`FoldedLite0`), rebuilt
+        whenever a tensor of the body changed (loading weights, ``.to(device)``)."""
+        state = tuple((t.data_ptr(), t._version) for t in (*self.body.parameters(), *self.body.buffers()))
+        if self._folded is None or self._folded_key != state:
+            self._folded, self._folded_key = FoldedLite0(self.body), state
+        return SimpleNamespace(feature_maps=tuple(self._folded(pixel_values)))
 
 
 def lite_rtdetr_config(encoder_hidden_dim: int = 64, hidden_expansion: float = 1.0, **kwargs: Any) -> RTDetrConfig:
