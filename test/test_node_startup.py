@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 from node_harness import Client, NodeProcess
 from ros_isolation import REPO_ROOT
 
@@ -71,7 +72,8 @@ def test_params_file_and_autostart_false_leave_the_node_unconfigured(tmp_path, r
     client = Client(rclpy_context)
     try:
         values = client.get_params("nms_threshold", "max_hands", "autostart", "hand_frame_prefix")
-        assert values[0].double_value == pytest.approx(0.9)
+        in_file = yaml.safe_load(params_file.read_text(encoding="utf-8"))["/**"]["ros__parameters"]["nms_threshold"]
+        assert values[0].double_value == pytest.approx(in_file)
         assert values[1].integer_value == 2  # command line wins over the file
         assert values[2].bool_value is False
         assert values[3].string_value == ""  # the file's default: the prefix comes from the node's name
