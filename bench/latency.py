@@ -69,6 +69,14 @@ def _loadavg() -> str:
         return "n/a"
 
 
+def issue17_goals(ratio: dict[str, float], slope: float | None, mp_per_found: float | None) -> dict:
+    """Issue 17's goals (True / False, None where not measurable) from the ratios to MediaPipe per H,
+    HandOS's marginal cost per hand and MediaPipe's per hand it found."""
+    return {"ratio_h1": (ratio["1"] <= GOAL_RATIO_H1) if "1" in ratio else None,
+            "marginal": (slope <= GOAL_MARGINAL_RATIO * mp_per_found)
+            if slope is not None and mp_per_found is not None else None}
+
+
 def measure_onnx(model, desc: str, frames: list[dict], images: dict, hands: list[int], args, tmp: Path) -> dict:
     """The node's ``backend: onnxruntime``: ``model`` exported to ONNX, run by ONNX Runtime's CPU
     provider on the same frames (after the PyTorch pass, not interleaved with MediaPipe)."""
@@ -182,8 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         hm = res["handos"]["marginal"]["slope_ms_per_hand"]
         mm = res["mediapipe"].get("marginal", {}).get("slope_ms_per_hand")
         mm_found = res["mediapipe"].get("slope_ms_per_detected_hand", mm)  # per hand MediaPipe found
-        goals = {"ratio_h1": (ratio["1"] <= GOAL_RATIO_H1) if "1" in ratio else None,
-                 "marginal": (hm <= GOAL_MARGINAL_RATIO * mm_found) if hm is not None and mm_found is not None else None}
+        goals = issue17_goals(ratio, hm, mm_found)
         res["comparison"] = {"ratio_per_h": ratio, "goals": goals}
 
         if args.onnx if args.onnx is not None else args.device == "cpu":
@@ -193,9 +200,7 @@ def main(argv: list[str] | None = None) -> int:
                         for h in ratio}
             ohm = om["marginal"]["slope_ms_per_hand"]
             res["comparison"]["onnxruntime_ratio_per_h"] = om_ratio
-            res["comparison"]["onnxruntime_goals"] = {
-                "ratio_h1": (om_ratio["1"] <= GOAL_RATIO_H1) if "1" in om_ratio else None,
-                "marginal": (ohm <= GOAL_MARGINAL_RATIO * mm_found) if ohm is not None and mm_found is not None else None}
+            res["comparison"]["onnxruntime_goals"] = issue17_goals(om_ratio, ohm, mm_found)
 
         if args.tracking_frames > 0 and mp_server is not None:
             seq_hands = [h for h in hands if h in (1, 2)]

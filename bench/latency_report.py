@@ -9,6 +9,12 @@ def _f(x, nd: int = 1) -> str:
     return "–" if x is None else f"{x:.{nd}f}"
 
 
+def _goal_words(goals: dict) -> tuple[str, str]:
+    """'met' / 'not met' / 'n/a' for the H=1 ratio goal and the marginal-cost goal."""
+    return tuple("met" if goals.get(k) else ("not met" if goals.get(k) is not None else "n/a")
+                 for k in ("ratio_h1", "marginal"))
+
+
 def to_markdown(res: dict) -> str:
     c = res["config"]
     hs = c["hands"]
@@ -86,9 +92,7 @@ def to_markdown(res: dict) -> str:
     L.append("")
     g = res["comparison"]["goals"]
     L.append("Goals (issue 17): HandOS <= 1.0x MediaPipe at H=1: **{}**; HandOS marginal cost per hand <= 0.5x "
-             "MediaPipe's per hand found: **{}**."
-             .format(*("met" if g[k] else ("not met" if g[k] is not None else "n/a")
-                       for k in ("ratio_h1", "marginal"))))
+             "MediaPipe's per hand found: **{}**.".format(*_goal_words(g)))
     o = res.get("onnxruntime")
     if o:
         orat = res["comparison"].get("onnxruntime_ratio_per_h", {})
@@ -109,8 +113,7 @@ def to_markdown(res: dict) -> str:
         og = res["comparison"].get("onnxruntime_goals", {})
         if og:
             L.append("Goals with the ONNX Runtime backend: <= 1.0x MediaPipe at H=1: **{}**; marginal <= 0.5x: **{}**."
-                     .format(*("met" if og.get(k) else ("not met" if og.get(k) is not None else "n/a")
-                               for k in ("ratio_h1", "marginal"))))
+                     .format(*_goal_words(og)))
     if res["mediapipe"].get("skipped"):
         L.append("")
         L.append(f"MediaPipe skipped: {res['mediapipe']['skipped']}")

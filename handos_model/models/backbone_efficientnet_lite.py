@@ -50,14 +50,16 @@ class SameConv2d(nn.Conv2d):
     """``nn.Conv2d`` with TensorFlow ``SAME`` padding (extra pixel right/bottom when odd)."""
 
     def forward(self, x: Tensor) -> Tensor:
-        ih, iw = x.shape[-2:]
-        kh, kw = self.kernel_size
-        sh, sw = self.stride
-        ph = max((math.ceil(ih / sh) - 1) * sh + kh - ih, 0)
-        pw = max((math.ceil(iw / sw) - 1) * sw + kw - iw, 0)
-        if ph or pw:
-            x = F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
-        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+        return F.conv2d(same_pad(x, self), self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+
+def same_pad(x: Tensor, conv: nn.Conv2d) -> Tensor:
+    """``x`` padded as TensorFlow's ``SAME`` does for ``conv`` (extra pixel right/bottom when odd)."""
+    ih, iw = x.shape[-2:]
+    (kh, kw), (sh, sw) = conv.kernel_size, conv.stride
+    ph = max((math.ceil(ih / sh) - 1) * sh + kh - ih, 0)
+    pw = max((math.ceil(iw / sw) - 1) * sw + kw - iw, 0)
+    return F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2]) if ph or pw else x
 
 
 class MBConvBlock(nn.Module):
@@ -131,7 +133,8 @@ class FoldedLite0:
     """Inference form of a frozen :class:`EfficientNetLite0`: every batch norm folded into the
     convolution before it, and TF ``SAME`` padding done by the convolution itself wherever it is
     symmetric (stride 1), so no padded copy of the activations is made there. The same function
-    up to float rounding (``test/test_backbone.py``) and about 20% cheaper on a CPU.
+    up to float rounding (``test/test_backbone.py``); the backbone took 14% less time on one CPU
+    thread (85 vs 99 ms at 320 px, measured once on a shared machine).
 
     Not an ``nn.Module``: it holds no parameters, only tensors derived from ``body``'s, so the
     state dict, the freezing and the saved files are those of ``body``. Build it again after
@@ -169,13 +172,7 @@ def _conv(x: Tensor, folded: tuple[Tensor, Tensor, SameConv2d]) -> Tensor:
     if conv.stride == (1, 1) and conv.kernel_size[0] % 2 == 1 and conv.kernel_size[1] % 2 == 1:
         pad = (conv.kernel_size[0] // 2, conv.kernel_size[1] // 2)  # SAME at stride 1: symmetric
         return F.conv2d(x, weight, bias, 1, pad, conv.dilation, conv.groups)
-    ih, iw = x.shape[-2:]
-    (kh, kw), (sh, sw) = conv.kernel_size, conv.stride
-    ph = max((math.ceil(ih / sh) - 1) * sh + kh - ih, 0)
-    pw = max((math.ceil(iw / sw) - 1) * sw + kw - iw, 0)
-    if ph or pw:
-        x = F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
-    return F.conv2d(x, weight, bias, conv.stride, 0, conv.dilation, conv.groups)
+    return F.conv2d(same_pad(x, conv), weight, bias, conv.stride, 0, conv.dilation, conv.groups)
 
 
 def pretrained_path() -> Path:
