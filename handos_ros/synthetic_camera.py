@@ -109,6 +109,12 @@ class SyntheticCameraNode(Node):
         self.source = source
         self.sent = 0
 
+    def unmatched_publishers(self) -> list[str]:
+        """Topics this camera publishes that no subscriber has matched yet (volatile topics lose
+        what goes out before a subscriber matches, the ground truth included)."""
+        pubs = [self.pub_image, self.pub_info] + ([self.pub_gt] if self.pub_gt else [])
+        return [p.topic_name for p in pubs if p.get_subscription_count() == 0]
+
     def next_sample(self) -> Sample:
         if self.cache:
             return self.cache[self.sent % len(self.cache)]
@@ -145,7 +151,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="the scene's clock: frames per second of motion (default: --rate, i.e. real time)")
     p.add_argument("--cache", type=int, default=0, help="render K frames up front and cycle through them")
     p.add_argument("--wait-subscribers", type=float, default=10.0,
-                   help="wait up to this many seconds for an image subscriber before the first frame")
+                   help="wait up to this many seconds for a subscriber on each published topic (image, camera_info, "
+                        "ground truth) before the first frame")
     return p.parse_args(argv)
 
 
@@ -162,8 +169,10 @@ def main(argv: list[str] | None = None) -> int:
         node = nodes[0]
         log = node.get_logger()
         deadline = time.monotonic() + args.wait_subscribers
-        while node.pub_image.get_subscription_count() == 0 and time.monotonic() < deadline:
+        while node.unmatched_publishers() and time.monotonic() < deadline:
             rclpy.spin_once(node, timeout_sec=0.05)
+        if node.unmatched_publishers():
+            log.info(f"no subscriber yet on {', '.join(node.unmatched_publishers())}: publishing anyway")
         log.info(
             f"publishing {args.width}x{args.height} {args.compressed or args.encoding} at {args.rate} Hz on "
             f"{node.pub_image.topic_name} + {node.pub_info.topic_name}"
