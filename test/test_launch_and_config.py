@@ -97,6 +97,19 @@ def test_parameter_arguments_are_node_parameters() -> None:
         assert name in declared
 
 
+def test_every_node_parameter_is_a_launch_argument_of_its_type() -> None:
+    """`ros2 launch ... smoothing_beta:=40` works for every parameter, typed as the node declares it."""
+    from handos_ros.parameters import SPECS
+
+    tree = _tree()
+    kinds = {k.value: v.id for k, v in zip(_assigned(tree, "PARAMETER_ARGUMENTS").keys,
+                                           _assigned(tree, "PARAMETER_ARGUMENTS").values, strict=True)}
+    missing = [s.name for s in SPECS if s.name not in kinds]
+    assert not missing, f"node parameters without a launch argument: {missing}"
+    for spec in SPECS:
+        assert kinds[spec.name] == type(spec.default).__name__, (spec.name, kinds[spec.name], spec.default)
+
+
 def test_config_file_lists_every_parameter_with_its_default() -> None:
     from handos_ros.parameters import SPECS, validate
 
