@@ -171,8 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         deadline = time.monotonic() + args.wait_subscribers
         while node.unmatched_publishers() and time.monotonic() < deadline:
             rclpy.spin_once(node, timeout_sec=0.05)
-        if node.unmatched_publishers():
-            log.info(f"no subscriber yet on {', '.join(node.unmatched_publishers())}: publishing anyway")
+        if unmatched := node.unmatched_publishers():
+            log.info(f"no subscriber yet on {', '.join(unmatched)}: publishing anyway")
         log.info(
             f"publishing {args.width}x{args.height} {args.compressed or args.encoding} at {args.rate} Hz on "
             f"{node.pub_image.topic_name} + {node.pub_info.topic_name}"

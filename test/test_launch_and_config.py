@@ -101,9 +101,8 @@ def test_every_node_parameter_is_a_launch_argument_of_its_type() -> None:
     """`ros2 launch ... smoothing_beta:=40` works for every parameter, typed as the node declares it."""
     from handos_ros.parameters import SPECS
 
-    tree = _tree()
-    kinds = {k.value: v.id for k, v in zip(_assigned(tree, "PARAMETER_ARGUMENTS").keys,
-                                           _assigned(tree, "PARAMETER_ARGUMENTS").values, strict=True)}
+    arguments = _assigned(_tree(), "PARAMETER_ARGUMENTS")
+    kinds = {k.value: v.id for k, v in zip(arguments.keys, arguments.values, strict=True)}
     missing = [s.name for s in SPECS if s.name not in kinds]
     assert not missing, f"node parameters without a launch argument: {missing}"
     for spec in SPECS:
