@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # GPU path check (run on a CUDA machine; CI has none): CUDA inference latency of the embedded
-# tiny model and of the paper setting (Grounding-DINO-T, 800 px, random weights), then a short
+# default model (handos_lite) and of the paper setting (Grounding-DINO-T, 800 px, random weights), then a short
 # stage-1 training run on CUDA with bf16 autocast and data workers (training-curve probe).
 # Results go to ${OUT:-out/gpu_check}. Usage: bash bench/gpu_check.sh [TRAIN_SECONDS]
 set -uo pipefail
@@ -14,8 +14,8 @@ trap 'rm -rf "$work"' EXIT
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
 python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__, 'cuda', torch.cuda.is_available())" | tee -a "$OUT/gpu.txt"
 
-echo "== 1. tiny model (handos_tiny.yaml, 320 px) on CUDA"
-timeout 150 python3 bench/model_latency.py --device cuda --repeats 50 --warmup 5 --json "$OUT/latency_tiny_cuda.json" 2>&1 | grep -v Warning
+echo "== 1. embedded default model (handos_lite.yaml, 320 px) on CUDA"
+timeout 150 python3 bench/model_latency.py --device cuda --repeats 50 --warmup 5 --json "$OUT/latency_default_cuda.json" 2>&1 | grep -v Warning
 
 echo "== 2. paper setting (handos_gdino_t.yaml: Grounding-DINO-T, 800 px, random weights) on CUDA"
 snap=$work/gdino_t_random

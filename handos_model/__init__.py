@@ -12,6 +12,6 @@ WEIGHTS_DIR = PACKAGE_DIR / "weights"
 # The embedded default model: the one the node, `make demo`, `handos-export` and the benchmarks
 # load when given no weights (WEIGHTS_DIR/<name>.safetensors + .json; its architecture is
 # CONFIGS_DIR/<name>.yaml). The one place that names it.
-DEFAULT_MODEL = "handos_tiny"
+DEFAULT_MODEL = "handos_lite"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / f"{DEFAULT_MODEL}.safetensors"
 DEFAULT_CONFIG = CONFIGS_DIR / f"{DEFAULT_MODEL}.yaml"

@@ -3,7 +3,8 @@
 # synthetic data where a fraction of the scenes are "easy" (one big, well-lit hand on a plain
 # background: closer to what the node sees in teleoperation than the cluttered scenes).
 #
-# The previous default (handos_tiny.*, RECIPE=train_tiny_synth.yaml) was fine-tuned this way from the
+# scripts/train_default.sh ends with this step (FINETUNE epochs); the previous default (handos_tiny.*,
+# RECIPE=train_tiny_synth.yaml) was fine-tuned this way three times from the
 # output of scripts/train_default.sh (git history of handos_model/weights/README.md has its schedule):
 #
 #   INIT=runs/default/handos_lite.safetensors OUT=runs/finetune scripts/finetune_default.sh
