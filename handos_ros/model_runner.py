@@ -8,6 +8,9 @@
   plumbing still runs, and :attr:`LoadedModel.untrained` is set: the node logs it as an
   error and reports it on /diagnostics and in HandMeshInfo.weights. An explicitly given
   weights path that does not exist is an error.
+- ``backend``: ``torch``, ``onnxruntime`` (CPU), or ``auto`` (the default): ONNX Runtime where
+  it can serve the model (CPU device, the model's own input size, onnxruntime installed, the
+  export succeeds), else PyTorch; :attr:`LoadedModel.backend_choice` says which and why.
 """
 
 from __future__ import annotations
@@ -70,7 +73,8 @@ class LoadedModel:
         weights_id: identifier for HandMeshInfo.weights / diagnostics (file + config name).
         untrained: True when the default weights file was missing (random weights).
         load_s: wall time of the load, seconds.
-        backend: "torch" or "onnxruntime".
+        backend: "torch" or "onnxruntime" (what runs; never "auto").
+        backend_choice: with ``backend: auto``, what was picked and why (for the log); else "".
     """
 
     model: Any
@@ -79,6 +83,7 @@ class LoadedModel:
     untrained: bool
     load_s: float
     backend: str = "torch"
+    backend_choice: str = ""
 
     @property
     def topology(self) -> Any:
@@ -89,7 +94,7 @@ class LoadedModel:
         return int(self.model.input_size)
 
 
-BACKENDS = ("torch", "onnxruntime")
+BACKENDS = ("auto", "torch", "onnxruntime")
 
 
 def load(weights: str, model_config: str, device: str, input_size: int = 0, num_threads: int = 0,
@@ -104,6 +109,8 @@ def load(weights: str, model_config: str, device: str, input_size: int = 0, num_
 
     if backend not in BACKENDS:
         raise ModelLoadError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "auto":
+        return _load_auto(weights, model_config, device, input_size, num_threads)
     if backend == "onnxruntime":
         return _load_onnx(weights, device, input_size, num_threads)
     t0 = time.monotonic()
@@ -144,6 +151,29 @@ def load(weights: str, model_config: str, device: str, input_size: int = 0, num_
     return LoadedModel(model=model, device=dev, weights_id=weights_id, untrained=untrained, load_s=time.monotonic() - t0)
 
 
+def _load_auto(weights: str, model_config: str, device: str, input_size: int, num_threads: int) -> LoadedModel:
+    """``backend: auto``: ONNX Runtime when it can serve this model here, else PyTorch (never fails
+    where ``backend: torch`` would succeed)."""
+    reason = ""
+    if resolve_device(device) != "cpu":
+        reason = "the model runs on CUDA"
+    elif input_size:
+        reason = f"input_size {input_size} is set (the ONNX graphs have the trained size)"
+    elif not weights and not default_weights_path().is_file():
+        reason = "no trained weights (untrained plumbing model)"
+    if not reason:
+        try:
+            lm = _load_onnx(weights, device, input_size, num_threads)
+        except ModelLoadError as exc:
+            reason = f"ONNX Runtime cannot serve it ({exc})"
+        else:
+            lm.backend_choice = "backend auto -> onnxruntime (CPU)"
+            return lm
+    lm = load(weights, model_config, device, input_size, num_threads, backend="torch")
+    lm.backend_choice = f"backend auto -> torch: {reason}"
+    return lm
+
+
 def onnx_cache_dir(weights_path: Path) -> Path:
     """Where the node keeps its ONNX export of a weights file: ``$ROS_HOME/handos_onnx/<name>-<sha>``
     (``~/.ros`` when ROS_HOME is unset); the hash of the weights file names it, so a new file
@@ -179,7 +209,7 @@ def _load_onnx(weights: str, device: str, input_size: int, num_threads: int) -> 
 
             export_dir, source = onnx_cache_dir(path), path.name
             if not (export_dir / "handos_onnx.json").is_file():
-                export_onnx(load_model(path, "cpu"), export_dir, source=path.name)
+                _export_once(export_dir, lambda out: export_onnx(load_model(path, "cpu"), out, source=path.name))
         model = load_onnx_model(export_dir, device="cpu", num_threads=num_threads)
         if input_size:
             model.input_size = int(input_size)  # raises unless it is the exported size
@@ -189,6 +219,28 @@ def _load_onnx(weights: str, device: str, input_size: int, num_threads: int) -> 
         raise ModelLoadError(f"cannot load the ONNX model from {path}: {exc}") from exc
     return LoadedModel(model=model, device="cpu", weights_id=f"{source} (onnxruntime)", untrained=False,
                        load_s=time.monotonic() - t0, backend="onnxruntime")
+
+
+def _export_once(export_dir: Path, export: Any) -> None:
+    """Run ``export(folder)`` into a fresh folder beside ``export_dir`` and rename it into place, so
+    that a node killed mid-export leaves nothing half-written and two nodes exporting the same file
+    at once both end with a complete export (the second rename loses; both are the same)."""
+    import shutil
+    import tempfile
+
+    export_dir.parent.mkdir(parents=True, exist_ok=True)
+    if export_dir.exists():  # a folder without handos_onnx.json: an interrupted export of an old version
+        shutil.rmtree(export_dir, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{export_dir.name}.", dir=export_dir.parent))
+    try:
+        export(tmp)
+        try:
+            tmp.rename(export_dir)
+        except OSError:
+            if not (export_dir / "handos_onnx.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def predictor(lm: LoadedModel) -> Any:

@@ -120,6 +120,8 @@ class HandOSNode(LifecycleNode):
         except ModelLoadError as exc:
             log.error(f"configure failed: {exc}")
             return TransitionCallbackReturn.FAILURE
+        if lm.backend_choice:
+            log.info(lm.backend_choice)
         if s.device == "auto":
             log.info(f"device auto -> {lm.device}" + (" (CUDA available)" if lm.device.startswith("cuda") else " (no CUDA)"))
         if lm.untrained:

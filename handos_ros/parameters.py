@@ -57,10 +57,13 @@ SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("weights", "", "HandOS weights (.safetensors with its .json beside it). Empty: the embedded default "
               "model (handos_model.DEFAULT_WEIGHTS, docs/model.md); if that file is missing the node runs an "
               "UNTRAINED model and says so loudly (log ERROR, /diagnostics ERROR, mesh_info.weights).", False),
-    ParamSpec("backend", "torch", "Inference backend: torch (PyTorch on device) or onnxruntime (ONNX Runtime on "
-              "the CPU, docs/deployment.md). With onnxruntime, weights may name a handos-export --onnx folder (or "
+    ParamSpec("backend", "auto", "Inference backend: auto, torch (PyTorch on device) or onnxruntime (ONNX Runtime "
+              "on the CPU, docs/deployment.md). With onnxruntime, weights may name a handos-export --onnx folder (or "
               "its handos_onnx.json); a .safetensors file or the embedded default is exported once at configure "
-              "into $ROS_HOME/handos_onnx/.", False, choices=("torch", "onnxruntime")),
+              "into $ROS_HOME/handos_onnx/ (about 10 s, then reused). auto: onnxruntime when the model runs on the "
+              "CPU (faster there), torch on CUDA, with input_size set, for an untrained model, or when ONNX Runtime "
+              "cannot serve the model; the choice and its reason are logged.", False,
+              choices=("auto", "torch", "onnxruntime")),
     ParamSpec("device", "auto", "Compute device: auto (CUDA when available, else CPU; the choice is logged), cpu, "
               "cuda or cuda:N. cuda without a usable GPU makes configure fail with a clear error.", False,
               choices=("auto", "cpu", "cuda", "cuda:N")),
@@ -153,8 +156,8 @@ def validate(name: str, value: Any) -> str | None:
         return f"{name} must be a string, got {value!r}"
     if name == "device" and not DEVICE_RE.match(value):
         return f"device must be auto, cpu, cuda or cuda:N, got {value!r}"
-    if name == "backend" and value not in ("torch", "onnxruntime"):
-        return f"backend must be torch or onnxruntime, got {value!r}"
+    if name == "backend" and value not in ("auto", "torch", "onnxruntime"):
+        return f"backend must be auto, torch or onnxruntime, got {value!r}"
     if name == "image_reliability" and value not in ("best_effort", "reliable"):
         return f"image_reliability must be best_effort or reliable, got {value!r}"
     if name == "hand_frame_prefix" and (value.startswith("/") or not FRAME_PREFIX_RE.match(value)):

@@ -38,7 +38,7 @@ ARGUMENTS: list[tuple[str, str, str]] = [
      "Parameters file (ros__parameters under '/**', or under the node's name)"),
     ("weights", "", "HandOS weights .safetensors ('' = from config: the embedded default model)"),
     ("model_config", "", "Model config YAML for runs without weights ('' = from config)"),
-    ("backend", "", "torch | onnxruntime ('' = from config, default torch)"),
+    ("backend", "", "auto | torch | onnxruntime ('' = from config, default auto)"),
     ("device", "", "auto | cpu | cuda | cuda:N ('' = from config, default auto)"),
     ("input_size", "", "Network input side in px, multiple of 32, 0 = trained size ('' = from config)"),
     ("use_compressed", "", "true: subscribe to <image>/compressed (jpeg/png) ('' = from config, default false)"),
