@@ -351,7 +351,10 @@ def test_200hz_burst_keeps_latency_bounded(corpus):
     received = int(after["received"]) - int(before["received"])
     processed = int(after["processed"]) - int(before["processed"])
     print(f"burst: node received {received} (the rest were replaced in the depth-1 DDS reader), processed {processed}")
-    assert rate > 120, f"the test could only publish at {rate:.0f} Hz"
+    # the burst must outrun the node by far, or nothing would go stale: at least 5x its isolated-frame
+    # rate (and 50 Hz). Not 200 Hz itself: on a loaded machine this loop publishes slower, and so the
+    # node processes slower too.
+    assert rate > max(50.0, 5.0 / ref), f"the test could only publish at {rate:.0f} Hz (isolated frame {ref:.2f} s)"
     assert len(outs) >= 1 and dropped > 0
     # every frame the node received was either processed or counted as dropped (one may be in flight)
     assert received - processed - dropped <= 1, (received, processed, dropped)
@@ -391,7 +394,9 @@ def test_corrupt_compressed_input(corpus):
         return out
 
     c.valid = valid_compressed  # recovery frames are now JPEG
-    assert c.valid() is not None
+    # the compressed path works; retried, as a best-effort frame sent right after activate can be lost
+    # while DDS matches the new subscription (seen on a loaded machine); recovery frames get one try
+    assert cl.process(f, VALID_FRAME, tries=3, compressed="jpeg")[1] is not None
     good = bytes(compressed_msg(f.image, cl.header(), "jpeg").data)
 
     def comp(frame_id: str, fmt: str, data: bytes) -> Callable[[], None]:
