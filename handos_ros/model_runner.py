@@ -153,7 +153,13 @@ def load(weights: str, model_config: str, device: str, input_size: int = 0, num_
 
 def _load_auto(weights: str, model_config: str, device: str, input_size: int, num_threads: int) -> LoadedModel:
     """``backend: auto``: ONNX Runtime when it can serve this model here, else PyTorch (never fails
-    where ``backend: torch`` would succeed)."""
+    where ``backend: torch`` would succeed). An ONNX export given as ``weights`` (its folder or
+    ``handos_onnx.json``) only ONNX Runtime can run: its errors are the load's."""
+    given = Path(weights).expanduser() if weights else None
+    if given is not None and (given.is_dir() or given.suffix == ".json"):
+        lm = _load_onnx(weights, device, input_size, num_threads)
+        lm.backend_choice = "backend auto -> onnxruntime (CPU): weights is an ONNX export"
+        return lm
     reason = ""
     if resolve_device(device) != "cpu":
         reason = "the model runs on CUDA"

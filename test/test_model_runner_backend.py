@@ -98,3 +98,16 @@ def test_a_failed_or_stale_export_leaves_no_half_written_folder(tmp_path: Path) 
     model_runner._export_once(target, working)
     assert [p.name for p in target.parent.iterdir()] == [target.name]
     assert (target / "handos_onnx.json").is_file()
+
+
+def test_auto_runs_a_given_onnx_export_with_onnxruntime_and_reports_its_errors(ros_home: Path, tmp_path: Path,
+                                                                             have_default: None) -> None:
+    first = load("", "", "cpu", backend="auto")  # exports the default into ROS_HOME
+    export = model_runner.onnx_cache_dir(model_runner.default_weights_path())
+    lm = load(str(export), "", "cpu", backend="auto")
+    assert lm.backend == "onnxruntime" and lm.backend_choice.endswith("weights is an ONNX export")
+    assert lm.input_size == first.input_size
+    empty = tmp_path / "not_an_export"
+    empty.mkdir()
+    with pytest.raises(ModelLoadError, match="cannot load the ONNX model from"):
+        load(str(empty), "", "cpu", backend="auto")
