@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,7 +95,7 @@ class LoadedModel:
         return int(self.model.input_size)
 
 
-BACKENDS = ("auto", "torch", "onnxruntime")
+BACKENDS = ("auto", "torch", "onnxruntime")  # the one list: the node's backend parameter offers these
 
 
 def load(weights: str, model_config: str, device: str, input_size: int = 0, num_threads: int = 0,
@@ -227,7 +228,7 @@ def _load_onnx(weights: str, device: str, input_size: int, num_threads: int) -> 
                        load_s=time.monotonic() - t0, backend="onnxruntime")
 
 
-def _export_once(export_dir: Path, export: Any) -> None:
+def _export_once(export_dir: Path, export: Callable[[Path], None]) -> None:
     """Run ``export(folder)`` into a fresh folder beside ``export_dir`` and rename it into place, so
     that a node killed mid-export leaves nothing half-written and two nodes exporting the same file
     at once both end with a complete export (the second rename loses; both are the same)."""

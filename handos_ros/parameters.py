@@ -20,6 +20,8 @@ from typing import Any
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
+from handos_ros.model_runner import BACKENDS
+
 DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 FRAME_PREFIX_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]*$|^$")
 
@@ -63,7 +65,7 @@ SPECS: tuple[ParamSpec, ...] = (
               "into $ROS_HOME/handos_onnx/ (about 10 s, then reused). auto: onnxruntime when the model runs on the "
               "CPU (faster there), torch on CUDA, with input_size set, for an untrained model, or when ONNX Runtime "
               "cannot serve the model; the choice and its reason are logged.", False,
-              choices=("auto", "torch", "onnxruntime")),
+              choices=BACKENDS),
     ParamSpec("device", "auto", "Compute device: auto (CUDA when available, else CPU; the choice is logged), cpu, "
               "cuda or cuda:N. cuda without a usable GPU makes configure fail with a clear error.", False,
               choices=("auto", "cpu", "cuda", "cuda:N")),
@@ -156,8 +158,8 @@ def validate(name: str, value: Any) -> str | None:
         return f"{name} must be a string, got {value!r}"
     if name == "device" and not DEVICE_RE.match(value):
         return f"device must be auto, cpu, cuda or cuda:N, got {value!r}"
-    if name == "backend" and value not in ("auto", "torch", "onnxruntime"):
-        return f"backend must be auto, torch or onnxruntime, got {value!r}"
+    if name == "backend" and value not in BACKENDS:
+        return f"backend must be {', '.join(BACKENDS[:-1])} or {BACKENDS[-1]}, got {value!r}"
     if name == "image_reliability" and value not in ("best_effort", "reliable"):
         return f"image_reliability must be best_effort or reliable, got {value!r}"
     if name == "hand_frame_prefix" and (value.startswith("/") or not FRAME_PREFIX_RE.match(value)):
