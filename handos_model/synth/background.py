@@ -127,6 +127,24 @@ def skin_blobs(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
     return out
 
 
+def light_spots(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
+    """``img`` (uint8 RGB) darkened, with 2-12 point lights: small bright discs with a soft glow
+    (stage lights, lamps, reflections; bright blobs that are not hands)."""
+    h, w = img.shape[:2]
+    out = img.astype(np.float32) * rng.uniform(0.15, 0.6)
+    glow = np.zeros((h, w), np.float32)
+    core = np.zeros((h, w), np.float32)
+    tint = np.array([1.0, rng.uniform(0.85, 1.0), rng.uniform(0.6, 1.0)], np.float32)
+    for _ in range(int(rng.integers(2, 13))):
+        c = (int(rng.uniform(0, w)), int(rng.uniform(0, h)))
+        r = max(1, int(rng.uniform(0.004, 0.025) * max(h, w)))
+        cv2.circle(core, c, r, 1.0, -1, cv2.LINE_AA)
+        cv2.circle(glow, c, 3 * r, float(rng.uniform(0.3, 1.0)), -1, cv2.LINE_AA)
+    glow = cv2.GaussianBlur(glow, (0, 0), max(2.0, 0.01 * max(h, w)))
+    out = out + (glow * 140.0 + core * 255.0)[..., None] * tint
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
 GENERATORS = (noise_texture, gradient, stripes, shapes, room)
 
 

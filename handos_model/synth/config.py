@@ -12,7 +12,10 @@ class SynthConfig:
     The sim-to-real elements (each off when its probability is 0, as in the easy variant):
     ``no_hand_prob`` images without any hand (unless ``num_hands`` is fixed); ``people_prob`` images with 1-3 people behind the
     hands (faces, necks, torsos, bare arms: hard negatives; with ``beside_face_prob`` the first
-    face is right next to a hand); ``bare_arm_prob`` a bare forearm crossing the image whose hand
+    face is right next to a hand; ``figure_prob`` of the others are small whole people, head to
+    shoes, and with ``crowd_prob`` a group of them stands on one ground line); ``light_spots_prob``
+    a darkened background with point lights (stage lights, lamps, reflections: bright blobs that
+    are not hands); ``bare_arm_prob`` a bare forearm crossing the image whose hand
     is out of view; ``held_prob`` per hand, an object in its grip; ``touch_prob`` per other hand, a
     panel / screen / book under a fingertip; ``crease_prob`` skin creases; ``mono_prob`` a
     monochrome camera (the grey-scale / infrared streams of many robot and depth cameras: a hand
@@ -43,6 +46,9 @@ class SynthConfig:
     people_prob: float = 0.5
     people_no_hand_prob: float = 0.85  # people in the images without hands
     beside_face_prob: float = 0.5
+    figure_prob: float = 0.3  # share of the (non-beside) people that are small whole people
+    crowd_prob: float = 0.35  # of the images with people: also a group of 2-6 small whole people
+    light_spots_prob: float = 0.08  # point lights / reflections on a darkened background
     bare_arm_prob: float = 0.15
     held_prob: float = 0.2
     touch_prob: float = 0.15
@@ -58,6 +64,7 @@ class SynthConfig:
 EASY_FIELDS: dict = dict(num_hands=1, min_height_frac=0.4, max_height_frac=0.7, occluder_prob=0.0, forearm_prob=1.0,
                          sleeve_prob=0.0, shadow_prob=0.0, uniform_rotation_prob=0.0, jpeg_prob=0.0,
                          blur_prob=0.0, noise_prob=0.0, no_hand_prob=0.0, people_prob=0.0, bare_arm_prob=0.0,
+                         crowd_prob=0.0, light_spots_prob=0.0,
                          held_prob=0.0, touch_prob=0.0, crease_prob=0.0, mono_prob=0.0, easy=True)
 
 

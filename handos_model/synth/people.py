@@ -1,8 +1,9 @@
 """People in the scene as hard negatives: faces, necks, torsos and bare arms that are not hands.
 
-``sample_people`` places 0-3 people (sprites of ``person_sprites``) behind the hands: busts
-standing in the room, close-up faces, some right next to a hand (a person waving beside their
-face). Their skin tones come from the same ``colors.sample_skin`` as the hands', often the
+``sample_people`` places 1-3 people (sprites of ``person_sprites``) behind the hands: busts
+standing in the room, close-up faces, small whole people (head to shoes), some right next to a
+hand (a person waving beside their face); with ``crowd_prob`` also a group of 2-6 small whole
+people standing on one ground line (a street, a sports field, a hall). Their skin tones come from the same ``colors.sample_skin`` as the hands', often the
 tone of a hand in the image. ``draw_person`` colours a sprite, scales / rotates / mirrors it,
 lights it from the scene's light direction and composites it into the background. People are
 drawn before the hands and hide nothing of them, so the hands' ground truth is unchanged.
@@ -16,7 +17,7 @@ import cv2
 import numpy as np
 
 from .colors import random_color, sample_skin
-from .person_sprites import ALPHA, PARTS, PROP, SHADE, SHADE_UNIT, SPRITE_H, sprite_bank
+from .person_sprites import ALPHA, PARTS, PROP, SHADE, SHADE_UNIT, SPRITE_H, sprite_bank, sprites_of_kind
 
 _HAIR = np.array([[20, 16, 14], [45, 30, 22], [85, 55, 35], [140, 100, 60], [200, 170, 110], [150, 145, 140],
                   [60, 40, 30], [110, 50, 30]], np.float32)
@@ -63,42 +64,75 @@ def _colors(rng: np.random.Generator, skin: np.ndarray | None) -> np.ndarray:
     return np.clip(c, 0, 255)
 
 
+def _pick_sprite(rng: np.random.Generator, kind: str | None, figure_prob: float) -> int:
+    """A sprite index: of ``kind``, else a whole person with ``figure_prob``, else a bust (3/4) or
+    a face close-up (1/4)."""
+    if kind is None:
+        kind = "figure" if rng.random() < figure_prob else ("face" if rng.random() < 0.25 else "bust")
+    idx = sprites_of_kind(kind)
+    return idx[int(rng.integers(len(idx)))]
+
+
 def sample_person(rng: np.random.Generator, w: int, h: int, head_center: np.ndarray | None = None,
                   head_height: float | None = None, skin: np.ndarray | None = None,
-                  light: np.ndarray | None = None) -> Person:
-    """A random person; ``head_center`` / ``head_height`` pin where its head goes (else random)."""
+                  light: np.ndarray | None = None, kind: str | None = None, figure_prob: float = 0.3,
+                  feet_y: float | None = None) -> Person:
+    """A random person; ``head_center`` / ``head_height`` pin where its head goes (else random);
+    ``kind`` one of the sprite kinds (else random); a whole person (``"figure"``) stands with its
+    shoes at ``feet_y`` (else random in the lower half of the image)."""
     bank = sprite_bank()
-    idx = int(rng.integers(len(bank)))
-    face = bank[idx].kind == "face"
+    idx = _pick_sprite(rng, kind, figure_prob)
+    kind = bank[idx].kind
     if head_height is None:
-        lo, hi = (0.25, 0.9) if face else (0.07, 0.35)
+        lo, hi = {"face": (0.25, 0.9), "bust": (0.07, 0.35), "figure": (0.02, 0.12)}[kind]
         head_height = float(np.exp(rng.uniform(np.log(lo), np.log(hi)))) * h
+    hb = bank[idx].head_box
+    per_px = head_height / (hb[3] - hb[1])  # image pixels per sprite pixel
     if head_center is None:
-        head_center = np.array([rng.uniform(0.05, 0.95) * w, rng.uniform(0.1, 0.75) * h])
+        if kind == "figure":
+            fy = float(rng.uniform(0.5, 1.02) * h) if feet_y is None else feet_y
+            head_center = np.array([rng.uniform(0.03, 0.97) * w, fy - (SPRITE_H - (hb[1] + hb[3]) / 2) * per_px])
+        else:
+            head_center = np.array([rng.uniform(0.05, 0.95) * w, rng.uniform(0.1, 0.75) * h])
     if light is None:
         a = rng.uniform(0, 2 * np.pi)
         light = np.array([np.cos(a), np.sin(a)])
     head_center = np.asarray(head_center, np.float64).copy()
-    # a body that ends inside the image: behind a desk / counter, or moved down out of the frame
-    hb = bank[idx].head_box
-    bottom = head_center[1] + (SPRITE_H - (hb[1] + hb[3]) / 2) * head_height / (hb[3] - hb[1])
+    # a bust that ends inside the image: behind a desk / counter, or moved down out of the frame
+    bottom = head_center[1] + (SPRITE_H - (hb[1] + hb[3]) / 2) * per_px
     counter = None
-    if bottom < h + 2:
+    if bottom < h + 2 and kind != "figure":
         if rng.random() < 0.6 or head_center[1] + (h + 2 - bottom) > h - 0.4 * head_height:
             counter = random_color(rng, (0.0, 0.6), (0.15, 0.9))
         else:
             head_center[1] += h + 2 - bottom
     return Person(sprite=idx, head_center=head_center, head_height=float(head_height),
-                  angle=float(rng.normal(0, 8)), mirror=bool(rng.random() < 0.5), colors=_colors(rng, skin),
-                  light=np.asarray(light, np.float64), blur=float(rng.uniform(0.5, 2.5)) if rng.random() < 0.3 else 0.0,
-                  counter=counter)
+                  angle=float(rng.normal(0, 8 if kind != "figure" else 3)), mirror=bool(rng.random() < 0.5),
+                  colors=_colors(rng, skin), light=np.asarray(light, np.float64),
+                  blur=float(rng.uniform(0.5, 2.5)) if rng.random() < 0.3 else 0.0, counter=counter)
+
+
+def sample_crowd(rng: np.random.Generator, w: int, h: int, light: np.ndarray,
+                 skins: list[np.ndarray] | None = None) -> list[Person]:
+    """2-6 small whole people standing on one ground line, about the same size."""
+    n = int(rng.integers(2, 7))
+    feet = float(rng.uniform(0.6, 1.0) * h)
+    size = float(np.exp(rng.uniform(np.log(0.025), np.log(0.1)))) * h
+    out = []
+    for _ in range(n):
+        skin = skins[int(rng.integers(len(skins)))] if skins and rng.random() < 0.5 else None
+        k = float(rng.uniform(0.8, 1.25))
+        out.append(sample_person(rng, w, h, head_height=size * k, skin=skin, light=light, kind="figure",
+                                 feet_y=feet + (k - 1.0) * 0.5 * size * 7 + float(rng.normal(0, 0.02 * h))))
+    return out
 
 
 def sample_people(rng: np.random.Generator, w: int, h: int, hand_boxes: list[np.ndarray],
                   hand_skins: list[np.ndarray], light: np.ndarray, max_people: int = 3,
-                  beside_hand_prob: float = 0.5) -> list[Person]:
+                  beside_hand_prob: float = 0.5, figure_prob: float = 0.3, crowd_prob: float = 0.0) -> list[Person]:
     """1 to ``max_people`` people, small (far) to big (near); with ``beside_hand_prob`` one of them
-    has its face right next to a hand, about as big as the hand."""
+    has its face right next to a hand, about as big as the hand; a ``figure_prob`` share of the
+    others are whole people; with ``crowd_prob`` a group of small whole people besides."""
     n = 1 + int(rng.integers(max_people))
     people: list[Person] = []
     for k in range(n):
@@ -110,9 +144,12 @@ def sample_people(rng: np.random.Generator, w: int, h: int, hand_boxes: list[np.
             side = 1.0 if rng.random() < 0.5 else -1.0
             c = np.array([(b[0] + b[2]) / 2 + side * (0.5 * bw + 0.45 * size * rng.uniform(0.8, 1.6)),
                           (b[1] + b[3]) / 2 + rng.uniform(-0.4, 0.6) * bh])
-            people.append(sample_person(rng, w, h, head_center=c, head_height=size, skin=skin, light=light))
+            people.append(sample_person(rng, w, h, head_center=c, head_height=size, skin=skin, light=light,
+                                        kind="face" if rng.random() < 0.25 else "bust"))
         else:
-            people.append(sample_person(rng, w, h, skin=skin, light=light))
+            people.append(sample_person(rng, w, h, skin=skin, light=light, figure_prob=figure_prob))
+    if crowd_prob > 0 and rng.random() < crowd_prob:
+        people.extend(sample_crowd(rng, w, h, light, hand_skins))
     return sorted(people, key=lambda p: p.head_height)  # drawn far (small) to near (big)
 
 

@@ -6,8 +6,11 @@ part in ``PARTS``), a shading map and an alpha; ``people.draw_person`` colours i
 (skin tone, hair, clothes, ...), scales, rotates and composites it. The bank depends only on
 ``BANK_SEED``, so every process builds the same sprites.
 
-Two kinds: ``"bust"`` (head to waist, arms at the sides running off the bottom edge, 192x256)
-and ``"face"`` (a close-up: head, neck, top of the shoulders, 192x256 with a 3x bigger head).
+Three kinds, all 192x256: ``"bust"`` (head to waist, arms at the sides running off the bottom
+edge), ``"face"`` (a close-up: head, neck, top of the shoulders, a 3x bigger head) and
+``"figure"`` (a whole person, head to shoes, about seven heads tall: legs in trousers, shorts or
+a skirt, bare legs, shoes, hands in the pockets; some seen from behind), for the small people
+of crowds and far scenes whose heads, legs and shoes are not hands.
 Each sprite is stored at three resolutions (1, 1/2, 1/4) for alias-free downscaling, each as
 three contiguous (H, W, 3) uint8 chunks (parts 0-2, parts 3-5, part 6 + shading + alpha) that
 OpenCV colours with one ``cv2.transform`` each.
@@ -26,7 +29,8 @@ SHADE, ALPHA = len(PARTS), len(PARTS) + 1  # channels after the parts
 SHADE_UNIT = 200.0  # stored shading value of a factor 1.0
 SPRITE_W, SPRITE_H = 192, 256
 BANK_SEED = 20240611
-BANK_SIZE = 40
+BANK_SIZE = 40  # busts and faces
+FIGURES = 24  # whole people, built after them (the first BANK_SIZE sprites do not change)
 _SS = 4  # supersampling of the drawing (anti-aliased masks)
 
 
@@ -163,9 +167,66 @@ def _shading(m: np.ndarray, rng: np.random.Generator, head: tuple[float, float, 
     return np.clip(s * (0.72 + 0.28 * edge), 0.2, 1.25).astype(np.float32)
 
 
+def _figure(c: _Canvas, rng: np.random.Generator, w: int, h: int) -> tuple[float, float, float, float, float]:
+    """Draw a whole standing person (legs, shoes, torso, arms with the hands in the pockets,
+    neck, head) and return its head (cx, cy, a, b) and yaw."""
+    a, b = rng.uniform(10.0, 12.5), rng.uniform(13.0, 15.5)
+    cx, cy = w / 2 + rng.normal(0, 2), 4 + b * 1.05
+    unit = 2.1 * b  # one head height
+    yaw = float(np.clip(rng.normal(0, 0.35), -0.7, 0.7))
+    neck_w, neck_y1 = a * 0.55, cy + 1.35 * b
+    shoulder_w = a * rng.uniform(1.8, 2.3)
+    hip_y = cy + unit * rng.uniform(2.9, 3.2)
+    ankle_y = min(h - 8.0, cy + unit * rng.uniform(6.3, 6.8))
+    arm_r, leg_r = a * rng.uniform(0.3, 0.38), a * rng.uniform(0.42, 0.52)
+    sleeve = int(rng.integers(3))  # 0 bare arms, 1 short sleeves, 2 long sleeves
+    lower = int(rng.integers(3))  # 0 trousers, 1 shorts, 2 skirt / dress
+    spread = rng.uniform(0.0, 0.6) * a
+    shoe = EYE_WHITE if rng.random() < 0.3 else DARK
+    toe = 1.0 if rng.random() < 0.5 else -1.0
+    knee_y = (hip_y + ankle_y) / 2
+    for s in (-1, 1):
+        hip = (cx + s * 0.38 * shoulder_w, hip_y)
+        ankle = (hip[0] + s * spread + rng.normal(0, 0.25 * a), ankle_y)
+        knee = ((hip[0] + ankle[0]) / 2 + rng.normal(0, 0.15 * a), knee_y)
+        c.ellipse(shoe, (ankle[0] + toe * 0.3 * a, ankle_y + 0.3 * b), (0.75 * a, 0.32 * b))
+        if lower == 0:
+            _limb(c, PROP, hip, knee, leg_r, leg_r * 0.85)
+            _limb(c, PROP, knee, ankle, leg_r * 0.85, leg_r * 0.7)
+        else:
+            _limb(c, SKIN, knee, ankle, leg_r * 0.7, leg_r * 0.5)
+            _limb(c, PROP if lower == 1 else SKIN, hip, knee, leg_r, leg_r * 0.75)
+    # torso in clothes, then the arms, then the pelvis / skirt over the hands (in the pockets)
+    c.poly(CLOTHES, [(cx - shoulder_w + arm_r * 0.4, neck_y1 + 0.6 * arm_r), (cx - shoulder_w * 0.6, neck_y1),
+                     (cx + shoulder_w * 0.6, neck_y1), (cx + shoulder_w - arm_r * 0.4, neck_y1 + 0.6 * arm_r),
+                     (cx + shoulder_w * 0.8, hip_y), (cx - shoulder_w * 0.8, hip_y)])
+    for s in (-1, 1):
+        sh = (cx + s * (shoulder_w - arm_r * 0.7), neck_y1 + 0.5 * arm_r)
+        el = (sh[0] + s * rng.uniform(0.0, 0.3) * a, (neck_y1 + hip_y) / 2 + rng.normal(0, 0.1 * unit))
+        wr = (cx + s * 0.7 * shoulder_w, hip_y + 0.15 * unit)
+        _limb(c, SKIN if sleeve == 0 else CLOTHES, sh, el, arm_r, arm_r * 0.9)
+        _limb(c, SKIN if sleeve < 2 else CLOTHES, el, wr, arm_r * 0.9, arm_r * 0.75)
+    if lower == 2:
+        hem = knee_y + rng.uniform(-0.3, 0.3) * unit
+        c.poly(PROP, [(cx - shoulder_w * 0.8, hip_y - 0.15 * unit), (cx + shoulder_w * 0.8, hip_y - 0.15 * unit),
+                      (cx + shoulder_w * rng.uniform(0.9, 1.3), hem), (cx - shoulder_w * rng.uniform(0.9, 1.3), hem)])
+    else:
+        c.poly(PROP, [(cx - shoulder_w * 0.8, hip_y - 0.15 * unit), (cx + shoulder_w * 0.8, hip_y - 0.15 * unit),
+                      (cx + shoulder_w * 0.78, hip_y + 0.45 * unit), (cx - shoulder_w * 0.78, hip_y + 0.45 * unit)])
+    c.poly(SKIN, [(cx - neck_w, cy + 0.6 * b), (cx + neck_w, cy + 0.6 * b), (cx + neck_w * 1.05, neck_y1 + 1),
+                  (cx - neck_w * 1.05, neck_y1 + 1)])
+    _head(c, rng, cx, cy, a, b, yaw)
+    if rng.random() < 0.25:  # seen from behind: hair over the whole head
+        c.ellipse(HAIR, (cx, cy - 0.05 * b), (1.02 * a, 1.02 * b))
+    return cx, cy, a, b, yaw
+
+
 def _build(rng: np.random.Generator, kind: str) -> Sprite:
     w, h = SPRITE_W, SPRITE_H
     c = _Canvas(w, h)
+    if kind == "figure":
+        cx, cy, a, b, yaw = _figure(c, rng, w, h)
+        return _finish(c, rng, kind, cx, cy, a, b, yaw)
     yaw = float(np.clip(rng.normal(0, 0.35), -0.7, 0.7))
     if kind == "face":
         a, b = rng.uniform(50, 60), rng.uniform(64, 74)
@@ -211,6 +272,12 @@ def _build(rng: np.random.Generator, kind: str) -> Sprite:
         box = np.array([[-pw, -ph], [pw, -ph], [pw, ph], [-pw, ph]]) / 2 @ rot.T + np.array(wr)
         c.poly(PROP, box)
     _head(c, rng, cx, cy, a, b, yaw)
+    return _finish(c, rng, kind, cx, cy, a, b, yaw)
+
+
+def _finish(c: _Canvas, rng: np.random.Generator, kind: str, cx: float, cy: float, a: float, b: float,
+            yaw: float) -> Sprite:
+    """Shade the drawn part masks and store them at three resolutions."""
     m = c.masks()
     alpha = np.clip(m.sum(-1), 0, 1)
     shade = _shading(m, rng, (cx, cy, a, b), yaw)
@@ -232,4 +299,10 @@ def sprite_bank() -> list[Sprite]:
     if not _BANK:
         rng = np.random.default_rng(BANK_SEED)
         _BANK.extend(_build(rng, "face" if k % 4 == 3 else "bust") for k in range(BANK_SIZE))
+        _BANK.extend(_build(rng, "figure") for _ in range(FIGURES))
     return _BANK
+
+
+def sprites_of_kind(kind: str) -> list[int]:
+    """Indices into ``sprite_bank()`` of the sprites of one kind."""
+    return [i for i, sp in enumerate(sprite_bank()) if sp.kind == kind]

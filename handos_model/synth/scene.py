@@ -3,7 +3,7 @@
 ``sample_scene(rng, cfg, model)`` draws a :class:`Scene`: camera, background (procedural room
 or texture, or a crop of the user's photos), 0-4 hands with pose / shape / side / orientation /
 placement / skin, forearms with sleeves, objects held in the hands, bare arms whose hand is out
-of view, people behind the hands (faces, necks, torsos: hard negatives), occluders, lights,
+of view, people behind the hands (faces, necks, torsos, small whole people and crowds: hard negatives), point lights, occluders, lights,
 panels and screens under fingertips, skin creases and camera effects. ``compose.render_scene`` draws it and computes its exact
 ground truth.
 """
@@ -17,7 +17,7 @@ import numpy as np
 from ..data.schema import LEFT, RIGHT
 from ..hand.hand_model import HandModel, load_hand_model
 from .appearance import Lighting, Material, sample_lighting, sample_material
-from .background import random_background
+from .background import light_spots, random_background
 from .body import Forearm
 from .camera_fx import PostFx, sample_post_fx
 from .config import SynthConfig
@@ -79,6 +79,8 @@ def sample_scene(rng: np.random.Generator, cfg: SynthConfig, model: HandModel | 
         bg = photo_backgrounds(cfg.backgrounds).sample(rng, h, w)
     else:
         bg = random_background(rng, h, w, plain=cfg.easy)
+    if cfg.light_spots_prob > 0 and rng.random() < cfg.light_spots_prob:
+        bg = light_spots(rng, bg)
     n = cfg.num_hands or int(rng.choice(len(cfg.hands_probs), p=np.asarray(cfg.hands_probs) / sum(cfg.hands_probs))) + 1
     n = min(n, MAX_HANDS)
     if cfg.num_hands is None and cfg.no_hand_prob > 0 and rng.random() < cfg.no_hand_prob:
@@ -165,7 +167,8 @@ def sample_scene(rng: np.random.Generator, cfg: SynthConfig, model: HandModel | 
         light = -lighting.dirs[0, :2].astype(np.float64)  # towards the light, image plane (y down)
         light = light / max(float(np.linalg.norm(light)), 1e-6)
         skins = [hd.material.skin for hd in hands]
-        scene.people = sample_people(rng, w, h, boxes, skins, light, beside_hand_prob=cfg.beside_face_prob)
+        scene.people = sample_people(rng, w, h, boxes, skins, light, beside_hand_prob=cfg.beside_face_prob,
+                                     figure_prob=cfg.figure_prob, crowd_prob=cfg.crowd_prob)
     scene.creases = bool(cfg.crease_prob > 0 and rng.random() < cfg.crease_prob)
     return scene
 
