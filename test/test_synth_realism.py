@@ -13,13 +13,15 @@ import pytest
 
 from handos_model.data.synthetic import SyntheticDataset, SyntheticOnTheFly
 from handos_model.hand.hand_model import load_hand_model
+from handos_model.synth.background import light_spots
 from handos_model.synth.camera_fx import apply_post_fx, sample_post_fx
 from handos_model.synth.cli import main as synth_main
 from handos_model.synth.compose import render_scene
 from handos_model.synth.config import SynthConfig, easy_config
 from handos_model.synth.creases import crease_map
 from handos_model.synth.generate import render_sample, sample_rng
-from handos_model.synth.people import draw_person, sample_people
+from handos_model.synth.people import draw_person, sample_crowd, sample_people
+from handos_model.synth.person_sprites import SPRITE_H, sprite_bank, sprites_of_kind
 from handos_model.synth.photos import PhotoBackgrounds, list_images
 from handos_model.synth.props import draw_surface, held_object_mesh, sample_held_object, sample_surface
 from handos_model.synth.rooms import room
@@ -71,7 +73,9 @@ def _elements(seed: int, model) -> dict[str, object]:
     box = np.array([120.0, 80.0, 190.0, 170.0])
     out: dict[str, object] = {
         "room": room(np.random.default_rng(seed), 240, 320),
-        "people": sample_people(np.random.default_rng(seed), 320, 240, [box], [], np.array([1.0, 0.0])),
+        "people": sample_people(np.random.default_rng(seed), 320, 240, [box], [], np.array([1.0, 0.0]), crowd_prob=1.0),
+        "crowd": sample_crowd(np.random.default_rng(seed), 320, 240, np.array([1.0, 0.0])),
+        "light_spots": light_spots(np.random.default_rng(seed), np.full((240, 320, 3), 128, np.uint8)),
         "held_object": sample_held_object(np.random.default_rng(seed), joints),
         "bare_arm": sample_bare_arm(np.random.default_rng(seed), K, 320, 240, SynthConfig()),
         "camera_fx": sample_post_fx(np.random.default_rng(seed), SynthConfig()),
@@ -257,6 +261,34 @@ def test_the_scene_mix_has_people_without_hands_and_faces_next_to_hands(model) -
         people = sample_people(np.random.default_rng(s), 200, 160, [box], [], np.array([0.0, -1.0]), beside_hand_prob=1.0)
         assert [p.head_height for p in people] == sorted(p.head_height for p in people)
         assert any(beside(q) for q in people)
+
+
+def test_crowds_are_small_whole_people_standing_in_the_image_and_easy_scenes_have_none(model) -> None:
+    figures = set(sprites_of_kind("figure"))
+    assert len(figures) >= 12 and sprites_of_kind("bust") and sprites_of_kind("face")
+    for i in figures:  # head to shoes: the figure's drawing reaches the sprite's bottom rows
+        alpha = sprite_bank()[i].levels[0][2][..., 2]
+        rows = np.flatnonzero(alpha.max(1) > 128)
+        assert rows[0] < 10 and rows[-1] > SPRITE_H - 16, i
+    h, w = 240, 320
+    for s in range(20):
+        crowd = sample_crowd(np.random.default_rng(s), w, h, np.array([1.0, 0.0]))
+        assert 2 <= len(crowd) <= 6 and all(p.sprite in figures for p in crowd)
+        for p in crowd:
+            hb = sprite_bank()[p.sprite].head_box
+            feet = p.head_center[1] + (SPRITE_H - (hb[1] + hb[3]) / 2) * p.head_height / (hb[3] - hb[1])
+            assert 0.45 * h < feet < 1.15 * h and p.head_height < 0.14 * h and p.counter is None
+        img = np.full((h, w, 3), 128, np.uint8)
+        for p in crowd:
+            draw_person(img, p)
+        assert (np.abs(img.astype(int) - 128).sum(-1) > 0).mean() > 0.002  # they are drawn
+    # the whole mix: crowds and point lights appear; easy scenes have neither
+    scenes = [sample_scene(sample_rng(32, i), SynthConfig(width=200, height=160), model) for i in range(80)]
+    assert sum(sum(p.sprite in figures for p in s.people) >= 2 for s in scenes) >= 5
+    easy = [sample_scene(sample_rng(32, i), easy_config(width=200, height=160), model) for i in range(20)]
+    assert not any(s.people for s in easy)
+    spots = light_spots(np.random.default_rng(0), np.full((h, w, 3), 128, np.uint8))
+    assert spots.max() == 255 and np.median(spots) < 128  # bright points on a darkened background
 
 
 def test_monochrome_camera_leaves_no_colour_and_is_off_in_easy_scenes() -> None:

@@ -176,8 +176,8 @@ def _figure(c: _Canvas, rng: np.random.Generator, w: int, h: int) -> tuple[float
     yaw = float(np.clip(rng.normal(0, 0.35), -0.7, 0.7))
     neck_w, neck_y1 = a * 0.55, cy + 1.35 * b
     shoulder_w = a * rng.uniform(1.8, 2.3)
-    hip_y = cy + unit * rng.uniform(2.9, 3.2)
-    ankle_y = min(h - 8.0, cy + unit * rng.uniform(6.3, 6.8))
+    ankle_y = h - 4.0 - 0.62 * b  # the shoes end at the sprite's bottom (placement stands it there)
+    hip_y = cy + (ankle_y - cy) * rng.uniform(0.42, 0.47)
     arm_r, leg_r = a * rng.uniform(0.3, 0.38), a * rng.uniform(0.42, 0.52)
     sleeve = int(rng.integers(3))  # 0 bare arms, 1 short sleeves, 2 long sleeves
     lower = int(rng.integers(3))  # 0 trousers, 1 shorts, 2 skirt / dress
