@@ -78,8 +78,10 @@ def evaluate_photo(preds: list, ref_hands: list[dict]) -> dict:
         size = max(b[2] - b[0], b[3] - b[1], 1.0)
         d = np.linalg.norm(np.asarray(preds[pi].joints_2d, np.float64) - j, axis=1) / size
         dp = np.linalg.norm(np.asarray(preds[pi].joints_2d_proj, np.float64) - j, axis=1) / size
+        pb = pred_boxes[pi]
+        area = max(pb[2] - pb[0], 0.0) * max(pb[3] - pb[1], 0.0) / max((b[2] - b[0]) * (b[3] - b[1]), 1.0)
         hands.append({
-            "pred": pi, "ref": gi, "iou": iou, "err_box": float(d.mean()), "err_box_proj": float(dp.mean()),
+            "pred": pi, "ref": gi, "iou": iou, "box_area_ratio": float(area), "err_box": float(d.mean()), "err_box_proj": float(dp.mean()),
             "pck": float((d < PCK_THRESHOLD).mean()),
             "side_pred": SIDE_NAMES[int(preds[pi].side)], "side_ref": ref["side"],
         })
@@ -130,6 +132,8 @@ def summarise(per_photo: dict[str, dict]) -> dict:
         "err_box_proj": mean([h["err_box_proj"] for h in hands]),
         "pck_0.2": mean([h["pck"] for h in hands]),
         "side_agreement": mean([float(h["side_pred"] == h["side_ref"]) for h in hands]),
+        "median_iou_matched": float(np.median([h["iou"] for h in hands])) if hands else None,
+        "median_box_area_ratio_matched": float(np.median([h["box_area_ratio"] for h in hands])) if hands else None,
     }
 
 
@@ -158,6 +162,8 @@ def markdown(summary: dict, meta: dict) -> str:
         f"| 2D joint error, % of the reference box (joints_2d_proj) | {pct(s['err_box_proj'])} | |",
         f"| PCK@{PCK_THRESHOLD} | {pct(s['pck_0.2'])} | |",
         f"| side agreement with MediaPipe | {pct(s['side_agreement'])} | >= 85% |",
+        f"| matched hands: median box IoU / median area of HandOS's box over MediaPipe's landmark box | "
+        f"{num(s['median_iou_matched'])} / {num(s['median_box_area_ratio_matched'])} | (diagnostic) |",
         "",
     ])
 

@@ -74,9 +74,18 @@ def scale_intrinsics(K: np.ndarray, scale: float) -> np.ndarray:
     return K_net
 
 
+def image_to_array(image: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 RGB -> (3, H, W) float32 in [0, 1], in numpy on the calling thread (no
+    thread pool: next to ONNX Runtime's spinning workers a pooled conversion waits for cores).
+    Normalisation happens in the model."""
+    out = np.asarray(image).transpose(2, 0, 1).astype(np.float32, order="C")  # a (3, H, W) copy
+    out /= np.float32(255.0)
+    return out
+
+
 def image_to_tensor(image: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) uint8 RGB -> (3, H, W) float32 in [0, 1]. Normalisation happens in the model."""
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0)
+    """(H, W, 3) uint8 RGB -> (3, H, W) float32 in [0, 1] (:func:`image_to_array`)."""
+    return torch.from_numpy(image_to_array(image))
 
 
 def sample_to_network(sample: Sample, size: int, num_vertices: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data.transforms import image_to_tensor, letterbox_image
+from ..data.transforms import image_to_array, letterbox_image
 from ..hand.topology import HandTopology
 from ..models.postprocess import postprocess
 from ..models.query_filtering import filter_queries
@@ -136,7 +136,7 @@ class OnnxHandPredictor:
         timer = StageTimer(torch.device("cpu"))
         with timer.stage("preprocess_ms"):
             canvas, K_net, lb = letterbox_image(image, K, self._size)
-            x = image_to_tensor(canvas)[None].numpy()
+            x = image_to_array(canvas)[None]
         with timer.stage("detector_ms"):
             det = dict(zip(self._det_outputs, self.detector.run(self._det_outputs, {"image": x}), strict=True))
         with timer.stage("decoder_ms"):
