@@ -165,3 +165,18 @@ def test_cli_writes_int8_graphs_and_refuses_a_missing_format(small, tmp_path) ->
         load_onnx_model(small[2], precision="int8")  # exported without --int8
     with pytest.raises(FileNotFoundError, match="no HandOS ONNX export"):
         load_onnx_model(tmp_path)
+
+
+def test_sessions_share_one_thread_pool(small) -> None:  # noqa: ANN001
+    """The first predictor of the process puts both graphs on ONNX Runtime's global thread pool;
+    a predictor asking for another thread count shares it (warned), with the same results."""
+    from handos_model.export import onnx_runtime
+
+    _, onnx, out = small
+    shared = onnx_runtime._POOL["threads"]  # set by the first predictor loaded in this process
+    assert shared is not None, "onnxruntime's global thread pool could not be set up"
+    with pytest.warns(UserWarning, match="share one thread pool"):
+        other = load_onnx_model(out, num_threads=shared + 1)
+    for seed in (0, 1):
+        img, K = _frame(seed)
+        assert_same_hands(onnx.predict_timed(img, K, fixed_count=2)[0], other.predict_timed(img, K, fixed_count=2)[0])

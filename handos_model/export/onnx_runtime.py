@@ -14,6 +14,7 @@ side tuning and the decoder (one graph), ``side_tuning_ms`` stays 0.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,40 @@ PROVIDERS = {
 }
 
 
-def _session(path: Path, device: str, num_threads: int, provider_options: dict | None = None):  # noqa: ANN202
+_POOL: dict[str, int | None] = {}
+
+
+def _global_pool(num_threads: int) -> int | None:
+    """The size of ONNX Runtime's process-wide intra-op thread pool that every session of this
+    process runs on, set up by the first call with ``num_threads`` (0: ONNX Runtime's default);
+    None where it cannot be set up (each session then has its own pool).
+
+    Why: each session's own pool keeps its workers spinning for a while after a run, so with one
+    pool per graph the detector's and the decoder's workers fight over the cores frame after frame
+    (measured on 2 cores, H = 1: 56 ms per frame with two pools, 31 ms with one shared pool).
+    ``set_global_thread_pool_sizes`` is ONNX Runtime's Python binding of its global-pool options
+    (``onnxruntime.capi``). Once it is set, ONNX Runtime requires every later session of the
+    process to use it, so a later predictor asking for another thread count gets this one (warned).
+    """
+    if "threads" not in _POOL:
+        try:
+            from onnxruntime.capi import _pybind_state
+
+            _pybind_state.set_global_thread_pool_sizes(int(num_threads), 1)
+            _POOL["threads"] = int(num_threads)
+        except (ImportError, AttributeError, RuntimeError):
+            _POOL["threads"] = None
+    elif _POOL["threads"] is not None and _POOL["threads"] != int(num_threads):
+        warnings.warn(f"onnxruntime: this process's sessions share one thread pool of {_POOL['threads']} threads "
+                      f"(the first HandOS predictor's); num_threads={num_threads} is not applied", stacklevel=3)
+    return _POOL["threads"]
+
+
+def _session(path: Path, device: str, num_threads: int, provider_options: dict | None = None,
+             spin: bool = True):  # noqa: ANN202
+    """One graph's session. The sessions share one thread pool (:func:`_global_pool`); where they
+    cannot, each gets its own and ``spin=False`` stops this one's workers spinning between runs
+    (the decoder's: it runs second, right before the next frame's detector)."""
     import onnxruntime as ort
 
     if device not in PROVIDERS:
@@ -47,9 +81,14 @@ def _session(path: Path, device: str, num_threads: int, provider_options: dict |
             "(install onnxruntime-gpu for CUDA / TensorRT)"
         )
     so = ort.SessionOptions()
-    if num_threads > 0:
-        so.intra_op_num_threads = int(num_threads)
-        so.inter_op_num_threads = 1
+    if _global_pool(num_threads) is not None:
+        so.use_per_session_threads = False
+    else:
+        if num_threads > 0:
+            so.intra_op_num_threads = int(num_threads)
+            so.inter_op_num_threads = 1
+        if not spin:
+            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options = [dict(provider_options or {})] + [{} for _ in wanted[1:]]
     return ort.InferenceSession(str(path), so, providers=wanted, provider_options=options)
@@ -97,7 +136,7 @@ class OnnxHandPredictor:
         self.topology = _load_topology(directory / info["topology"]["file"], info["topology"]["name"])
         self._faces = np.asarray(self.topology.faces)
         self.detector = _session(directory / files["detector"], device, num_threads, provider_options)
-        self.decoder = _session(directory / files["decoder"], device, num_threads, provider_options)
+        self.decoder = _session(directory / files["decoder"], device, num_threads, provider_options, spin=False)
         self._det_outputs = list(info["outputs"]["detector"])
         self._dec_inputs = list(info["inputs"]["decoder"])
         self._num_joints = int(self.topology.joint_regressor.shape[0])
@@ -182,7 +221,9 @@ def load_onnx_model(path_or_dir: str | Path, device: str = "cpu", num_threads: i
 
     Args:
         device: "cpu" (CPUExecutionProvider), "cuda" or "tensorrt" (need onnxruntime-gpu).
-        num_threads: intra-op threads of each session (0 = ONNX Runtime's default).
+        num_threads: intra-op threads (0 = ONNX Runtime's default). Both graphs run on one
+            process-wide pool of this size, set by the first predictor loaded in the process
+            (a later one asking for another count shares it, with a warning; ``_global_pool``).
         precision: "fp32" or "int8" (exported with ``--int8``).
         provider_options: options of the first execution provider, e.g. for "tensorrt"
             ``{"trt_fp16_enable": True, "trt_engine_cache_enable": True, "trt_engine_cache_path": DIR}``.
