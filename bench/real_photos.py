@@ -15,6 +15,8 @@ Reported:
 * on matched hands: mean 2D joint error in % of the reference box size (max of its width and
   height) for ``joints_2d`` (and ``joints_2d_proj``), PCK@0.2 (share of joints within 0.2 of
   the box size), and side agreement with MediaPipe's left/right;
+* average precision of MediaPipe's hands over every box scored >= 0.05 (threshold-free: how
+  well the scores rank hands above the rest, whatever the node's threshold);
 * an overlay picture per photo (``--out``): MediaPipe's hands in white, HandOS's matched hands
   in green (right) / orange (left), unmatched ones in red.
 
@@ -43,12 +45,14 @@ from handos_model import CONFIGS_DIR  # noqa: E402
 from handos_model.checkpoint import load_model  # noqa: E402
 from handos_model.engine.evaluate import resolve_weights  # noqa: E402
 from handos_model.hand.topology import SKELETON_PARENTS  # noqa: E402
-from handos_model.metrics import match_by_iou  # noqa: E402
+from handos_model.metrics import average_precision, match_by_iou  # noqa: E402
 from handos_model.models.build import build_model, load_config  # noqa: E402
 from handos_model.predictor import HandPredictor  # noqa: E402
 
 IOU_MATCH = 0.2
 PCK_THRESHOLD = 0.2
+AP_SCORE_FLOOR = 0.05  # boxes down to this score enter the average precision
+AP_MAX_BOXES = 20
 DEFAULT_PHOTOS = REPO.parent / "shared" / "real_photos"
 SIDE_NAMES = {0: "left", 1: "right"}
 
@@ -153,6 +157,8 @@ def markdown(summary: dict, meta: dict) -> str:
         "",
         "| metric | HandOS | goal (issue 16) |",
         "|---|---|---|",
+        f"| average precision of MediaPipe's hands (box IoU >= {IOU_MATCH}; every box scored >= {AP_SCORE_FLOOR}, "
+        f"threshold-free) | {pct(s.get('average_precision'))} | |",
         f"| recall of MediaPipe's hands (box IoU >= {IOU_MATCH}) | {pct(s['recall'])} ({s['matched']}/"
         f"{s['reference_hands']}) | >= 80% |",
         f"| unmatched boxes per photo (all photos) | {num(s['unmatched_per_photo'])} | <= 0.5 |",
@@ -199,15 +205,21 @@ def main() -> None:
         model = HandPredictor(load_model(weights).eval())
     t0 = time.perf_counter()
     per_photo = {}
+    ranked = []  # for AP: every box down to AP_SCORE_FLOOR (node NMS, at most AP_MAX_BOXES)
     for name in sorted(reference):
         image = np.asarray(Image.open(a.photos / "images" / name).convert("RGB"))
         h, w = image.shape[:2]
         with torch.no_grad():
             preds = model.predict(image, pinhole(w, h), **thresholds)
+            low = model.predict(image, pinhole(w, h), score_threshold=AP_SCORE_FLOOR,
+                                nms_threshold=thresholds["nms_threshold"], max_hands=AP_MAX_BOXES)
+        ranked.append((np.array([q.box for q in low]).reshape(-1, 4), np.array([q.score for q in low]),
+                       np.array([r["box"] for r in reference[name]["hands"]]).reshape(-1, 4)))
         result = evaluate_photo(preds, reference[name]["hands"])
         per_photo[name] = result
         draw_overlay(image, preds, reference[name]["hands"], result, a.out / name)
     summary = summarise(per_photo)
+    summary["average_precision"] = average_precision(ranked, IOU_MATCH)
     meta = {"weights": str(weights.relative_to(REPO)) if weights.is_relative_to(REPO) else weights.name,
             "thresholds": thresholds, "date": time.strftime("%Y-%m-%d"), "seconds": time.perf_counter() - t0}
     report = markdown(summary, meta)

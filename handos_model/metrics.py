@@ -224,6 +224,48 @@ def match_by_iou(
     return sorted(pairs, key=lambda p: p[1])
 
 
+def average_precision(images: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                      iou_threshold: float = IOU_THRESHOLD) -> float | None:
+    """Detection AP over a set of images, all-point interpolated (PASCAL VOC 2010+ / COCO style).
+
+    Args:
+        images: per image (pred_boxes (P, 4), pred_scores (P,), gt_boxes (G, 4)), xyxy.
+        iou_threshold: a prediction is a true positive when it has IoU >= this with a
+            ground-truth box not yet taken by a higher-scored prediction of its image (greedy
+            by score, each prediction taking its highest-IoU free box).
+
+    Returns:
+        the area under the precision-recall curve (precision made monotone), None without
+        ground truth. Threshold-free: it scores the ranking, not one operating point.
+    """
+    scored: list[tuple[float, bool]] = []
+    n_gt = 0
+    for pred_boxes, scores, gt_boxes in images:
+        pred = np.asarray(pred_boxes, np.float64).reshape(-1, 4)
+        gt = np.asarray(gt_boxes, np.float64).reshape(-1, 4)
+        n_gt += len(gt)
+        taken = np.zeros(len(gt), bool)
+        iou = box_iou(pred, gt) if len(pred) and len(gt) else np.zeros((len(pred), len(gt)))
+        for i in np.argsort(-np.asarray(scores, np.float64), kind="stable"):
+            cand = np.where(taken, -1.0, iou[i]) if len(gt) else np.zeros(0)
+            j = int(np.argmax(cand)) if len(gt) else -1
+            hit = j >= 0 and cand[j] >= iou_threshold
+            if hit:
+                taken[j] = True
+            scored.append((float(scores[i]), bool(hit)))
+    if n_gt == 0:
+        return None
+    if not scored:
+        return 0.0
+    scored.sort(key=lambda t: -t[0])
+    tp = np.cumsum([h for _, h in scored])
+    recall = tp / n_gt
+    precision = tp / np.arange(1, len(scored) + 1)
+    precision = np.maximum.accumulate(precision[::-1])[::-1]  # monotone envelope
+    r = np.concatenate([[0.0], recall])
+    return float(np.sum((r[1:] - r[:-1]) * precision))
+
+
 def detection_recall(num_detected: int, num_gt: int) -> float | None:
     """Detected ground-truth hands / all ground-truth hands (None when there are none)."""
     return None if num_gt == 0 else num_detected / num_gt

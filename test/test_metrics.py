@@ -10,6 +10,7 @@ from scipy.spatial.transform import Rotation
 from handos_model.metrics import (
     auc,
     auc_3d,
+    average_precision,
     box_iou,
     box_size,
     detection_recall,
@@ -159,3 +160,20 @@ def test_recall_and_side_precision() -> None:
     # gt side -1 (unknown) is skipped: 2 of 3 known are right
     assert side_precision([1, 0, 1, 0], [1, 1, 1, -1]) == pytest.approx(2 / 3)
     assert side_precision([1], [-1]) is None
+
+
+def test_average_precision_scores_the_ranking() -> None:
+    gt = np.array([[0, 0, 10, 10], [20, 20, 30, 30]], float)
+    hit0, hit1, miss = [0, 0, 10, 10], [20, 20, 30, 30], [50, 50, 60, 60]
+    # both hands ranked above the false box: AP 1
+    assert average_precision([(np.array([hit0, hit1, miss]), np.array([0.9, 0.8, 0.1]), gt)], 0.5) == 1.0
+    # the false box first: precision 1/2 at recall 1/2, 2/3 at recall 1 -> (0.5 + 0.5) * 2/3
+    ap = average_precision([(np.array([hit0, hit1, miss]), np.array([0.5, 0.4, 0.9]), gt)], 0.5)
+    assert abs(ap - 2 / 3) < 1e-9
+    # a duplicate of a found hand is a false positive; a missed hand caps the recall
+    ap = average_precision([(np.array([hit0, hit0]), np.array([0.9, 0.8]), gt)], 0.5)
+    assert abs(ap - 0.5) < 1e-9
+    # over images; no prediction at all; no ground truth
+    assert average_precision([(np.array([hit0]), np.array([0.9]), gt[:1]), (np.zeros((0, 4)), np.zeros(0), gt[1:])], 0.5) == 0.5
+    assert average_precision([(np.zeros((0, 4)), np.zeros(0), gt)], 0.5) == 0.0
+    assert average_precision([(np.array([miss]), np.array([0.9]), np.zeros((0, 4)))], 0.5) is None
