@@ -204,8 +204,13 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.tracking_frames > 0 and mp_server is not None:
             seq_hands = [h for h in hands if h in (1, 2)]
+            ort_model = None
+            if "onnxruntime" in res:
+                from handos_model.export.onnx_runtime import load_onnx_model
+
+                ort_model = load_onnx_model(tmp / "onnx", num_threads=args.threads)
             res["tracking"] = measure_sequence(model, frames_dir, seq_hands, args.tracking_frames, args.seed,
-                                               mp_server)
+                                               mp_server, ort_model)
 
         if args.cpu_work_frames > 0 and args.device == "cpu":
             # Wall-clock numbers on a shared machine measure the load as much as the model; the CPU time

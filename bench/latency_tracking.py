@@ -34,12 +34,14 @@ def make_sequence(frames_dir: Path, n_hands: int, n_frames: int, seed: int) -> l
 
 
 def measure_sequence(model, frames_dir: Path, hands: list[int], n_frames: int, seed: int,  # noqa: ANN001
-                     mp: MediaPipeServer) -> dict:
+                     mp: MediaPipeServer, onnx_model=None) -> dict:  # noqa: ANN001
     """Per H: HandOS (``fixed_count=H``) and MediaPipe tracking mode, frame after frame of one sequence
-    (written into ``frames_dir``, the folder the MediaPipe server reads).
+    (written into ``frames_dir``, the folder the MediaPipe server reads); with ``onnx_model`` (the
+    ONNX Runtime predictor) a second pass over the same frames times it alone (its thread pool
+    and PyTorch's do not share the cores then).
 
     Returns ``{"per_h": {H: {"handos_wall_ms", "mediapipe_tracking_ms", "mediapipe_detected_mean",
-    "ratio"}}}`` (medians over the sequence after a 3-frame warm-up).
+    "ratio"[, "onnx_wall_ms", "onnx_ratio"]}}}`` (medians over the sequence after a 3-frame warm-up).
     """
     out: dict = {"frames": n_frames, "fps": 30.0, "per_h": {}}
     for h in hands:
@@ -58,22 +60,36 @@ def measure_sequence(model, frames_dir: Path, hands: list[int], n_frames: int, s
         print(f"[latency] tracking sequence H={h}: {len(seq)} frames in {time.perf_counter() - t0:.1f} s",
               file=sys.stderr)
         a, b = summarize(hs), summarize(mps)
-        out["per_h"][str(h)] = {"handos_wall_ms": a, "mediapipe_tracking_ms": b,
-                                "mediapipe_detected_mean": float(np.mean(det)) if det else None,
-                                "ratio": a["median"] / b["median"] if b.get("n") else None}
+        row = out["per_h"][str(h)] = {"handos_wall_ms": a, "mediapipe_tracking_ms": b,
+                                      "mediapipe_detected_mean": float(np.mean(det)) if det else None,
+                                      "ratio": a["median"] / b["median"] if b.get("n") else None}
+        if onnx_model is not None:
+            ort_ms = []
+            for i, f in enumerate(seq):
+                image = cv2.cvtColor(cv2.imread(str(frames_dir / f["file"])), cv2.COLOR_BGR2RGB)
+                r = run_handos_frame(onnx_model, image, np.asarray(f["K"], np.float32), h)
+                if i >= 3:
+                    ort_ms.append(r["wall_ms"])
+            c = summarize(ort_ms)
+            row.update(onnx_wall_ms=c, onnx_ratio=c["median"] / b["median"] if b.get("n") else None)
     return out
 
 
 def to_markdown(res: dict) -> str:
     rows = ["", "**MediaPipe tracking (video) mode** on a moving-hand sequence "
             f"({res['frames']} frames at {res['fps']:.0f} fps per H; HandOS has no tracking mode):", "",
-            "| H | HandOS ms | MediaPipe tracking ms | hands it found | HandOS / MediaPipe tracking |",
-            "|---|---|---|---|---|"]
+            "| H | HandOS ms (PyTorch) | HandOS ms (ONNX Runtime) | MediaPipe tracking ms | hands it found | "
+            "HandOS / MediaPipe tracking (PyTorch; ONNX Runtime) |",
+            "|---|---|---|---|---|---|"]
+
+    def f(x: float | None, fmt: str = ".2f") -> str:
+        return "n/a" if x is None else format(x, fmt)
+
     for h, r in res["per_h"].items():
-        ratio = "n/a" if r["ratio"] is None else f"{r['ratio']:.2f}"
-        found = "n/a" if r["mediapipe_detected_mean"] is None else f"{r['mediapipe_detected_mean']:.2f}"
-        rows.append(f"| {h} | {r['handos_wall_ms']['median']:.1f} | {r['mediapipe_tracking_ms']['median']:.1f} | "
-                    f"{found} | {ratio} |")
+        found = f(r["mediapipe_detected_mean"])
+        ort = r.get("onnx_wall_ms", {}).get("median")
+        rows.append(f"| {h} | {r['handos_wall_ms']['median']:.1f} | {f(ort, '.1f')} | "
+                    f"{r['mediapipe_tracking_ms']['median']:.1f} | {found} | {f(r['ratio'])}; {f(r.get('onnx_ratio'))} |")
     return "\n".join(rows) + "\n"
 
 

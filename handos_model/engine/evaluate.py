@@ -135,13 +135,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--max-samples", type=int, default=None, help="evaluate only the first N images")
     ap.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     ap.add_argument("--iou", type=float, default=IOU_THRESHOLD, help="IoU for a detection to count (default 0.5)")
+    ap.add_argument("--input-size", type=int, default=0,
+                    help="network input side S to run the model at (default: the one it was trained at)")
     return ap.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    model = HandPredictor(load_model(resolve_weights(args.weights), args.device))
+    net = load_model(resolve_weights(args.weights), args.device)
+    if args.input_size:
+        net.input_size = net.image_size = int(args.input_size)
+    model = HandPredictor(net)
     dataset = build_eval_dataset(args.data)
     result = evaluate_model(model, dataset, args.out, args.max_samples, args.iou)
     sys.stdout.write(format_markdown(result))
