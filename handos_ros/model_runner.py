@@ -182,15 +182,18 @@ def _load_auto(weights: str, model_config: str, device: str, input_size: int, nu
 
 
 def onnx_cache_dir(weights_path: Path) -> Path:
-    """Where the node keeps its ONNX export of a weights file: ``$ROS_HOME/handos_onnx/<name>-<sha>``
-    (``~/.ros`` when ROS_HOME is unset); the hash of the weights file names it, so a new file
-    gets a new export."""
+    """Where the node keeps its ONNX export of a weights file:
+    ``$ROS_HOME/handos_onnx/<name>-<sha>-v<export format version>`` (``~/.ros`` when ROS_HOME is
+    unset); the hash of the weights file and the export format name it, so a new file or a newer
+    exporter gets a new export."""
     import hashlib
     import os
 
+    from handos_model.export.onnx_export import FORMAT_VERSION
+
     digest = hashlib.sha256(weights_path.read_bytes()).hexdigest()[:16]
     home = Path(os.environ.get("ROS_HOME") or Path.home() / ".ros")
-    return home / "handos_onnx" / f"{weights_path.stem}-{digest}"
+    return home / "handos_onnx" / f"{weights_path.stem}-{digest}-v{FORMAT_VERSION}"
 
 
 def _load_onnx(weights: str, device: str, input_size: int, num_threads: int) -> LoadedModel:
@@ -217,7 +220,8 @@ def _load_onnx(weights: str, device: str, input_size: int, num_threads: int) -> 
             export_dir, source = onnx_cache_dir(path), path.name
             if not (export_dir / "handos_onnx.json").is_file():
                 _export_once(export_dir, lambda out: export_onnx(load_model(path, "cpu"), out, source=path.name))
-        model = load_onnx_model(export_dir, device="cpu", num_threads=num_threads)
+        # the node's process owns ONNX Runtime: both graphs on one shared thread pool (ort_threads.py)
+        model = load_onnx_model(export_dir, device="cpu", num_threads=num_threads, shared_pool=True)
         if input_size:
             model.input_size = int(input_size)  # raises unless it is the exported size
     except ModelLoadError:

@@ -28,6 +28,7 @@ import torch
 from safetensors.numpy import save_file
 
 from ..models.handos import HandOS
+from .graph_passes import fold_pads_into_convs
 from .graphs import (
     DECODER_OUTPUTS,
     DECODER_QUERY_INPUTS,
@@ -39,7 +40,7 @@ from .graphs import (
 )
 
 FORMAT = "handos-onnx"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the backbone's SAME pads folded into its convolutions (graph_passes.py)
 META_FILE = "handos_onnx.json"
 TOPOLOGY_FILE = "topology.safetensors"
 DEFAULT_OPSET = 18  # GridSample (deformable attention) needs >= 16
@@ -132,6 +133,7 @@ def export_onnx(
         # traced with K = 2 hands: K = 1 would let the tracer fold the hand axis as a constant
         _export(DecoderGraph(model, shapes).eval(), example_decoder_inputs(det_out, model, 2),
                 out_dir / files["decoder"], dec_inputs, list(DECODER_OUTPUTS), opset, dynamo, dynamic)
+    folded = {key: fold_pads_into_convs(out_dir / name) for key, name in files.items()}  # graph_passes.py
     precisions = {"fp32": dict(files)}
     if int8:
         precisions["int8"] = {
@@ -155,6 +157,7 @@ def export_onnx(
         "num_vertices": int(model.topology_template.shape[0]),
         "opset": int(opset),
         "exporter": "dynamo" if dynamo else "torchscript",
+        "folded_pads": folded,
         "torch_version": torch.__version__,
         "inputs": {"detector": ["image"], "decoder": dec_inputs},
         "outputs": {"detector": [*DETECTOR_OUTPUTS, *map_names], "decoder": list(DECODER_OUTPUTS)},

@@ -14,7 +14,6 @@ side tuning and the decoder (one graph), ``side_tuning_ms`` stays 0.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +27,7 @@ from ..prediction import HandPrediction, PredictTiming
 from ..predictor import StageTimer
 from .graphs import DECODER_OUTPUTS, DECODER_QUERY_INPUTS
 from .onnx_export import read_meta
+from .ort_threads import enable_shared_pool, session_options
 
 PROVIDERS = {
     "cpu": ["CPUExecutionProvider"],
@@ -36,40 +36,9 @@ PROVIDERS = {
 }
 
 
-_POOL: dict[str, int | None] = {}
-
-
-def _global_pool(num_threads: int) -> int | None:
-    """The size of ONNX Runtime's process-wide intra-op thread pool that every session of this
-    process runs on, set up by the first call with ``num_threads`` (0: ONNX Runtime's default);
-    None where it cannot be set up (each session then has its own pool).
-
-    Why: each session's own pool keeps its workers spinning for a while after a run, so with one
-    pool per graph the detector's and the decoder's workers fight over the cores frame after frame
-    (measured on 2 cores, H = 1: 56 ms per frame with two pools, 31 ms with one shared pool).
-    ``set_global_thread_pool_sizes`` is ONNX Runtime's Python binding of its global-pool options
-    (``onnxruntime.capi``). Once it is set, ONNX Runtime requires every later session of the
-    process to use it, so a later predictor asking for another thread count gets this one (warned).
-    """
-    if "threads" not in _POOL:
-        try:
-            from onnxruntime.capi import _pybind_state
-
-            _pybind_state.set_global_thread_pool_sizes(int(num_threads), 1)
-            _POOL["threads"] = int(num_threads)
-        except (ImportError, AttributeError, RuntimeError):
-            _POOL["threads"] = None
-    elif _POOL["threads"] is not None and _POOL["threads"] != int(num_threads):
-        warnings.warn(f"onnxruntime: this process's sessions share one thread pool of {_POOL['threads']} threads "
-                      f"(the first HandOS predictor's); num_threads={num_threads} is not applied", stacklevel=3)
-    return _POOL["threads"]
-
-
 def _session(path: Path, device: str, num_threads: int, provider_options: dict | None = None,
              spin: bool = True):  # noqa: ANN202
-    """One graph's session. The sessions share one thread pool (:func:`_global_pool`); where they
-    cannot, each gets its own and ``spin=False`` stops this one's workers spinning between runs
-    (the decoder's: it runs second, right before the next frame's detector)."""
+    """One graph's session (thread pools: :mod:`.ort_threads`)."""
     import onnxruntime as ort
 
     if device not in PROVIDERS:
@@ -80,18 +49,9 @@ def _session(path: Path, device: str, num_threads: int, provider_options: dict |
             f"device={device!r} needs {wanted[0]}, but this onnxruntime has only {ort.get_available_providers()} "
             "(install onnxruntime-gpu for CUDA / TensorRT)"
         )
-    so = ort.SessionOptions()
-    if _global_pool(num_threads) is not None:
-        so.use_per_session_threads = False
-    else:
-        if num_threads > 0:
-            so.intra_op_num_threads = int(num_threads)
-            so.inter_op_num_threads = 1
-        if not spin:
-            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options = [dict(provider_options or {})] + [{} for _ in wanted[1:]]
-    return ort.InferenceSession(str(path), so, providers=wanted, provider_options=options)
+    return ort.InferenceSession(str(path), session_options(num_threads, spin), providers=wanted,
+                                provider_options=options)
 
 
 def _load_topology(path: Path, name: str) -> HandTopology:
@@ -119,7 +79,7 @@ class OnnxHandPredictor:
     """
 
     def __init__(self, directory: Path, info: dict, device: str = "cpu", num_threads: int = 0,
-                 precision: str = "fp32", provider_options: dict | None = None):
+                 precision: str = "fp32", provider_options: dict | None = None, shared_pool: bool = False):
         if precision not in info["precisions"]:
             raise ValueError(f"{directory}: no {precision!r} graphs (exported: {sorted(info['precisions'])})")
         files = info["precisions"][precision]
@@ -135,6 +95,8 @@ class OnnxHandPredictor:
         self.max_hands = th["max_hands"]
         self.topology = _load_topology(directory / info["topology"]["file"], info["topology"]["name"])
         self._faces = np.asarray(self.topology.faces)
+        if shared_pool:
+            enable_shared_pool(num_threads)
         self.detector = _session(directory / files["detector"], device, num_threads, provider_options)
         self.decoder = _session(directory / files["decoder"], device, num_threads, provider_options, spin=False)
         self._det_outputs = list(info["outputs"]["detector"])
@@ -216,18 +178,21 @@ class OnnxHandPredictor:
 
 
 def load_onnx_model(path_or_dir: str | Path, device: str = "cpu", num_threads: int = 0,
-                    precision: str = "fp32", provider_options: dict | None = None) -> OnnxHandPredictor:
+                    precision: str = "fp32", provider_options: dict | None = None,
+                    shared_pool: bool = False) -> OnnxHandPredictor:
     """Load an export of ``handos-export --onnx`` (its directory or its ``handos_onnx.json``).
 
     Args:
         device: "cpu" (CPUExecutionProvider), "cuda" or "tensorrt" (need onnxruntime-gpu).
-        num_threads: intra-op threads (0 = ONNX Runtime's default). Both graphs run on one
-            process-wide pool of this size, set by the first predictor loaded in the process
-            (a later one asking for another count shares it, with a warning; ``_global_pool``).
+        num_threads: intra-op threads of each graph's pool (0 = ONNX Runtime's default).
+        shared_pool: run both graphs (and every later ONNX Runtime session of the process) on one
+            process-wide pool of ``num_threads`` (:mod:`.ort_threads`: faster, but ONNX Runtime
+            then refuses sessions that ask for their own pool; for a process that owns ONNX
+            Runtime, such as the ROS node). Default: a pool per graph, the decoder's not spinning.
         precision: "fp32" or "int8" (exported with ``--int8``).
         provider_options: options of the first execution provider, e.g. for "tensorrt"
             ``{"trt_fp16_enable": True, "trt_engine_cache_enable": True, "trt_engine_cache_path": DIR}``.
     """
     directory, info = read_meta(path_or_dir)
     return OnnxHandPredictor(directory, info, device=device, num_threads=num_threads, precision=precision,
-                             provider_options=provider_options)
+                             provider_options=provider_options, shared_pool=shared_pool)
