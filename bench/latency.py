@@ -86,11 +86,11 @@ def measure_onnx(model, desc: str, frames: list[dict], images: dict, hands: list
     t0 = time.perf_counter()
     export_onnx(model.model, tmp / "onnx", source=desc)
     export_s = time.perf_counter() - t0
-    ort = load_onnx_model(tmp / "onnx", num_threads=args.threads)
+    ort = load_onnx_model(tmp / "onnx", num_threads=args.threads, shared_pool=True)  # as the node
     rows, _ = measure(ort, frames, images, hands, args.warmup, None, "HandOS onnxruntime")
     import onnxruntime
 
-    return {"model": f"{desc}, exported to ONNX (fp32), onnxruntime {onnxruntime.__version__} CPU, "
+    return {"model": f"{desc}, exported to ONNX (fp32), onnxruntime {onnxruntime.__version__} CPU, one shared pool of "
                      f"{args.threads} intra-op threads", "export_s": export_s, **handos_summary(rows, hands)}
 
 
@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             if "onnxruntime" in res:
                 from handos_model.export.onnx_runtime import load_onnx_model
 
-                ort_model = load_onnx_model(tmp / "onnx", num_threads=args.threads)
+                ort_model = load_onnx_model(tmp / "onnx", num_threads=args.threads, shared_pool=True)
             res["tracking"] = measure_sequence(model, frames_dir, seq_hands, args.tracking_frames, args.seed,
                                                mp_server, ort_model)
 

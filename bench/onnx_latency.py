@@ -90,7 +90,7 @@ def accuracy(model, onnx_dir: Path, n: int, threads: int) -> dict:  # noqa: ANN0
     """fp32 vs PyTorch and int8 vs fp32 on ``n`` synthetic frames at the node's thresholds."""
     frames = synthetic_frames(n, seed=100)
     runs = {"torch": HandPredictor(model)}
-    runs.update({p: load_onnx_model(onnx_dir, num_threads=threads, precision=p) for p in ("fp32", "int8")})
+    runs.update({p: load_onnx_model(onnx_dir, num_threads=threads, precision=p, shared_pool=True) for p in ("fp32", "int8")})
     preds = {k: [r.predict(img, K, **NODE_THRESHOLDS) for img, K in frames] for k, r in runs.items()}
     return {
         "frames": n,
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> dict:
             entry: dict = {"input_size": int(model.input_size), "export_s": round(time.perf_counter() - t0, 1),
                            "files_mb": {f.name: round(f.stat().st_size / 2**20, 2) for f in sorted(out.glob("*.onnx"))}}
             backends = {"torch": HandPredictor(model)}
-            backends.update({f"ort_{pr}": load_onnx_model(out, num_threads=args.threads, precision=pr)
+            backends.update({f"ort_{pr}": load_onnx_model(out, num_threads=args.threads, precision=pr, shared_pool=True)
                              for pr in ("fp32", "int8")})
             for key, rows in time_backends(backends, image, K, hands, args.repeats, args.warmup).items():
                 entry[key] = {"rows": rows, "per_hand_ms": per_hand_ms(rows)}
