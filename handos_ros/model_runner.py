@@ -148,7 +148,6 @@ def load(weights: str, model_config: str, device: str, input_size: int = 0, num_
         raise ModelLoadError(f"cannot load HandOS from {path}: {exc}") from exc
     if input_size:
         model.input_size = int(input_size)
-        model.image_size = int(input_size)
     return LoadedModel(model=model, device=dev, weights_id=weights_id, untrained=untrained, load_s=time.monotonic() - t0)
 
 

@@ -145,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     net = load_model(resolve_weights(args.weights), args.device)
     if args.input_size:
-        net.input_size = net.image_size = int(args.input_size)
+        net.input_size = int(args.input_size)
     model = HandPredictor(net)
     dataset = build_eval_dataset(args.data)
     result = evaluate_model(model, dataset, args.out, args.max_samples, args.iou)

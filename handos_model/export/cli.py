@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error("choose a format: --onnx")
     model, source = _build(args)
     if args.input_size:
-        model.input_size = model.image_size = int(args.input_size)
+        model.input_size = int(args.input_size)
     from .onnx_export import export_onnx
 
     meta = export_onnx(model, args.out, opset=args.opset, dynamo=args.dynamo, int8=args.int8, source=source)

@@ -101,6 +101,7 @@ def fold_pads_into_convs(path: str | Path) -> int:
                                                           int(old[2] + p[6]), int(old[3] + p[7])]))
         c.input[0] = pad.input[0]
         fused += 1
-    _drop_dead_nodes(g)
-    onnx.save(model, str(path))
+    if fused:
+        _drop_dead_nodes(g)
+        onnx.save(model, str(path))
     return fused

@@ -56,9 +56,9 @@ class SameConv2d(nn.Conv2d):
 def same_pad(x: Tensor, conv: nn.Conv2d) -> Tensor:
     """``x`` padded as TensorFlow's ``SAME`` does for ``conv`` (extra pixel right/bottom when odd).
 
-    The padding is computed from the input's size as plain ints: an ONNX export (fixed input size)
-    then holds constant pads, which ONNX Runtime folds into the next convolution (a computed pad
-    stays a separate Pad node that also breaks its blocked-layout chain; docs/deployment.md)."""
+    The padding is computed from the input's size as plain ints, so that in an ONNX export (fixed
+    input size) the pads depend on no graph input and ``export.graph_passes.fold_pads_into_convs``
+    can move them into the convolution after them (docs/deployment.md)."""
     ih, iw = (int(s) for s in x.shape[-2:])
     (kh, kw), (sh, sw) = conv.kernel_size, conv.stride
     ph = max((math.ceil(ih / sh) - 1) * sh + kh - ih, 0)

@@ -70,7 +70,6 @@ class HandOS(nn.Module):
         self.decoder = decoder
         self.topology = topology
         self.input_size = int(input_size)
-        self.image_size = self.input_size  # alias read by the training engine
         self._detector_trainable = False
         self.score_threshold = float(score_threshold)
         self.nms_threshold = float(nms_threshold)
@@ -106,7 +105,13 @@ class HandOS(nn.Module):
     def device(self) -> torch.device:
         return self.topology_faces.device
 
+    @property
+    def image_size(self) -> int:
+        """Alias of ``input_size`` (the name the training engine reads); follows it when it changes."""
+        return self.input_size
+
     # ---------------------------------------------------------------- forward
+
     def forward(
         self,
         images: Tensor,

@@ -87,11 +87,12 @@ def sample_person(rng: np.random.Generator, w: int, h: int, head_center: np.ndar
         lo, hi = {"face": (0.25, 0.9), "bust": (0.07, 0.35), "figure": (0.02, 0.12)}[kind]
         head_height = float(np.exp(rng.uniform(np.log(lo), np.log(hi)))) * h
     hb = bank[idx].head_box
-    per_px = head_height / (hb[3] - hb[1])  # image pixels per sprite pixel
+    # image pixels from the head box's centre down to the sprite's bottom row (a figure's shoes)
+    below_head = (SPRITE_H - (hb[1] + hb[3]) / 2) * head_height / (hb[3] - hb[1])
     if head_center is None:
         if kind == "figure":
             fy = float(rng.uniform(0.5, 1.02) * h) if feet_y is None else feet_y
-            head_center = np.array([rng.uniform(0.03, 0.97) * w, fy - (SPRITE_H - (hb[1] + hb[3]) / 2) * per_px])
+            head_center = np.array([rng.uniform(0.03, 0.97) * w, fy - below_head])
         else:
             head_center = np.array([rng.uniform(0.05, 0.95) * w, rng.uniform(0.1, 0.75) * h])
     if light is None:
@@ -99,7 +100,7 @@ def sample_person(rng: np.random.Generator, w: int, h: int, head_center: np.ndar
         light = np.array([np.cos(a), np.sin(a)])
     head_center = np.asarray(head_center, np.float64).copy()
     # a bust that ends inside the image: behind a desk / counter, or moved down out of the frame
-    bottom = head_center[1] + (SPRITE_H - (hb[1] + hb[3]) / 2) * per_px
+    bottom = head_center[1] + below_head
     counter = None
     if bottom < h + 2 and kind != "figure":
         if rng.random() < 0.6 or head_center[1] + (h + 2 - bottom) > h - 0.4 * head_height:
