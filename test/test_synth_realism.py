@@ -16,6 +16,7 @@ from handos_model.hand.hand_model import load_hand_model
 from handos_model.synth.background import light_spots
 from handos_model.synth.camera_fx import apply_post_fx, sample_post_fx
 from handos_model.synth.cli import main as synth_main
+from handos_model.synth.clutter import busy_patches, clutter
 from handos_model.synth.compose import render_scene
 from handos_model.synth.config import SynthConfig, easy_config
 from handos_model.synth.creases import crease_map
@@ -76,6 +77,8 @@ def _elements(seed: int, model) -> dict[str, object]:
         "people": sample_people(np.random.default_rng(seed), 320, 240, [box], [], np.array([1.0, 0.0]), crowd_prob=1.0),
         "crowd": sample_crowd(np.random.default_rng(seed), 320, 240, np.array([1.0, 0.0])),
         "light_spots": light_spots(np.random.default_rng(seed), np.full((240, 320, 3), 128, np.uint8)),
+        "clutter": clutter(np.random.default_rng(seed), 240, 320),
+        "busy_patches": busy_patches(np.random.default_rng(seed), np.full((240, 320, 3), 128, np.uint8)),
         "held_object": sample_held_object(np.random.default_rng(seed), joints),
         "bare_arm": sample_bare_arm(np.random.default_rng(seed), K, 320, 240, SynthConfig()),
         "camera_fx": sample_post_fx(np.random.default_rng(seed), SynthConfig()),
@@ -302,3 +305,33 @@ def test_monochrome_camera_leaves_no_colour_and_is_off_in_easy_scenes() -> None:
     # off by default for most images: 200 draws give a share near the default probability
     shares = [sample_post_fx(np.random.default_rng(s), SynthConfig()).saturation == 0.0 for s in range(200)]
     assert 0 < sum(shares) < 30
+
+
+def _high_frequency(img: np.ndarray) -> float:
+    """Mean absolute Laplacian of the grey image: fine texture and sharp edges."""
+    grey = cv2.cvtColor(np.clip(img, 0, 255).astype(np.uint8), cv2.COLOR_RGB2GRAY)
+    return float(np.abs(cv2.Laplacian(grey.astype(np.float32), cv2.CV_32F)).mean())
+
+
+def test_clutter_is_busier_than_the_procedural_backgrounds_and_patches_stay_local() -> None:
+    from handos_model.synth.background import random_background
+
+    busy = np.median([_high_frequency(clutter(np.random.default_rng(s), 240, 320)) for s in range(8)])
+    smooth = np.median([_high_frequency(random_background(np.random.default_rng(s), 240, 320)) for s in range(8)])
+    assert busy > 3 * smooth, (busy, smooth)
+    flat = np.full((240, 320, 3), 128, np.uint8)
+    out = busy_patches(np.random.default_rng(1), flat)
+    changed = np.any(out != flat, axis=2).mean()
+    assert 0.005 < changed < 0.6  # 1-4 hand-sized patches, the rest of the image untouched
+
+
+def test_easy_scenes_on_clutter_only_when_asked(model) -> None:
+    """``easy_plain_prob`` 1 (the default, the held-out easy sets): plain backgrounds, as before;
+    below 1 the big easy hand also sits on busy backgrounds."""
+    def background_detail(cfg: SynthConfig) -> list[float]:
+        return [_high_frequency(sample_scene(np.random.default_rng(s), cfg, model).background) for s in range(12)]
+
+    plain = background_detail(easy_config(width=160, height=120))
+    mixed = background_detail(easy_config(width=160, height=120, easy_plain_prob=0.0, clutter_prob=1.0))
+    assert max(plain) < 2.0 and np.median(mixed) > 20.0, (plain, mixed)
+    assert SynthConfig().easy_plain_prob == 1.0 and easy_config().busy_patch_prob == 0.0

@@ -2,7 +2,7 @@
 
 ``random_background`` picks a room (``rooms.room``: walls, floors, furniture, windows, text)
 or a texture field (value noise, gradients, stripes, shapes), sometimes blends two, adds
-skin-coloured blobs and defocus.
+skin-coloured blobs and defocus; or a busy dead-leaves clutter (``clutter``).
 
 Every generator takes a ``numpy.random.Generator`` and is deterministic given it.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .clutter import clutter
 from .colors import random_color, sample_skin
 from .rooms import room
 
@@ -148,14 +149,19 @@ def light_spots(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
 GENERATORS = (noise_texture, gradient, stripes, shapes, room)
 
 
-def random_background(rng: np.random.Generator, h: int, w: int, plain: bool = False, half_res: bool = True) -> np.ndarray:
-    """(H, W, 3) uint8 RGB background: one or two procedural generators blended, optional blur."""
+def random_background(rng: np.random.Generator, h: int, w: int, plain: bool = False, half_res: bool = True,
+                      clutter_prob: float = 0.0) -> np.ndarray:
+    """(H, W, 3) uint8 RGB background: one or two procedural generators blended, optional blur;
+    with ``clutter_prob`` a busy full-resolution dead-leaves image instead (``clutter.clutter``)."""
     if plain:
         if rng.random() < 0.5:
             img = np.broadcast_to(random_color(rng, (0.0, 0.5), (0.2, 0.9)), (h, w, 3)).astype(np.float32)
         else:
             img = gradient(rng, h, w) * 0.6 + 0.4 * random_color(rng, (0.0, 0.3), (0.3, 0.8))
         return np.clip(img, 0, 255).astype(np.uint8)
+    if clutter_prob > 0 and rng.random() < clutter_prob:  # (no draw when off: older streams unchanged)
+        out = np.clip(clutter(rng, h, w), 0, 255).astype(np.uint8)
+        return cv2.GaussianBlur(out, (0, 0), rng.uniform(0.5, 2.0)) if rng.random() < 0.25 else out
     if half_res and max(h, w) > 256 and rng.random() < 0.7:  # most: half resolution, upsampled (cheaper, softer)
         small = random_background(rng, (h + 1) // 2, (w + 1) // 2, half_res=False)
         return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)

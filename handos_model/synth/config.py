@@ -19,7 +19,10 @@ class SynthConfig:
     is out of view; ``held_prob`` per hand, an object in its grip; ``touch_prob`` per other hand, a
     panel / screen / book under a fingertip; ``crease_prob`` skin creases; ``mono_prob`` a
     monochrome camera (the grey-scale / infrared streams of many robot and depth cameras: a hand
-    has to be found by its shape, not its skin colour).
+    has to be found by its shape, not its skin colour); ``clutter_prob`` a busy dead-leaves
+    background of fine textures and ``busy_patch_prob`` 1-4 hand-sized patches of texture on it
+    (``clutter``: texture is not a hand); ``easy_plain_prob`` the share of the easy variant's
+    images on a plain background (the rest: a random one, the big hand on clutter).
     ``backgrounds``: a folder of the user's own photos (``photos.PhotoBackgrounds``), used as the
     background of a ``photo_prob`` share of the images instead of a procedural one.
     """
@@ -54,6 +57,9 @@ class SynthConfig:
     touch_prob: float = 0.15
     crease_prob: float = 0.5
     mono_prob: float = 0.06
+    clutter_prob: float = 0.2
+    busy_patch_prob: float = 0.25
+    easy_plain_prob: float = 1.0
     backgrounds: str | None = None
     photo_prob: float = 1.0
     easy: bool = False  # one big, well-lit hand on a plain background, no effects
@@ -65,7 +71,8 @@ EASY_FIELDS: dict = dict(num_hands=1, min_height_frac=0.4, max_height_frac=0.7, 
                          sleeve_prob=0.0, shadow_prob=0.0, uniform_rotation_prob=0.0, jpeg_prob=0.0,
                          blur_prob=0.0, noise_prob=0.0, no_hand_prob=0.0, people_prob=0.0, bare_arm_prob=0.0,
                          crowd_prob=0.0, light_spots_prob=0.0,
-                         held_prob=0.0, touch_prob=0.0, crease_prob=0.0, mono_prob=0.0, easy=True)
+                         held_prob=0.0, touch_prob=0.0, crease_prob=0.0, mono_prob=0.0, busy_patch_prob=0.0,
+                         easy=True)
 
 
 def easy_config(**kw) -> SynthConfig:

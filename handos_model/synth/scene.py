@@ -20,6 +20,7 @@ from .appearance import Lighting, Material, sample_lighting, sample_material
 from .background import light_spots, random_background
 from .body import Forearm
 from .camera_fx import PostFx, sample_post_fx
+from .clutter import busy_patches
 from .config import SynthConfig
 from .geometry import box_overlap, points_box, rot
 from .people import Person, sample_people
@@ -78,7 +79,10 @@ def sample_scene(rng: np.random.Generator, cfg: SynthConfig, model: HandModel | 
     if cfg.backgrounds and rng.random() < cfg.photo_prob:
         bg = photo_backgrounds(cfg.backgrounds).sample(rng, h, w)
     else:
-        bg = random_background(rng, h, w, plain=cfg.easy)
+        plain = cfg.easy and (cfg.easy_plain_prob >= 1.0 or rng.random() < cfg.easy_plain_prob)
+        bg = random_background(rng, h, w, plain=plain, clutter_prob=cfg.clutter_prob)
+    if cfg.busy_patch_prob > 0 and rng.random() < cfg.busy_patch_prob:
+        bg = busy_patches(rng, bg)
     if cfg.light_spots_prob > 0 and rng.random() < cfg.light_spots_prob:
         bg = light_spots(rng, bg)
     n = cfg.num_hands or int(rng.choice(len(cfg.hands_probs), p=np.asarray(cfg.hands_probs) / sum(cfg.hands_probs))) + 1
