@@ -11,12 +11,14 @@
 # The default schedule is the one the 2-core CPU machine ran for the shipped weights:
 #   stage 0: the recipe's own (lite: 75 epochs x 256, 30% easy; tiny: 100 x 256, half easy)
 #   stage 1: 25 epochs x 512 samples, cosine from epoch 15     (800 steps of global batch 16)
-#   stage 2: 30 epochs x 512 samples, cosine from epoch 20     (960 steps)
+#   stage 2: lite: 50 epochs x 512, cosine from epoch 34 (1600 steps; 40% easy scenes, the
+#            recipe's stage2 section); tiny: 30 epochs, cosine from 20 (960 steps)
 #            (the recipe's stage2 section: one SimOTA query per hand, 10x edge / nc weights)
-#   fine-tune: FINETUNE epochs x 512 (default 50, cosine from epoch 34: 1600 steps), stage 2 from
-#            stage 2's export, half of the scenes easy, data seed 1 (scripts/finetune_default.sh);
-#            FINETUNE=0 skips it. Its output replaces OUT/<name>.safetensors (stage 2's export is
-#            kept as OUT/stage2_<name>.safetensors).
+#   fine-tune (tiny only by default): FINETUNE epochs x 512 (tiny: 50, cosine from epoch 34: 1600
+#            steps), stage 2 from stage 2's export, half of the scenes easy, data seed 1
+#            (scripts/finetune_default.sh); FINETUNE=0 skips it. Its output replaces
+#            OUT/<name>.safetensors (stage 2's export is kept as OUT/stage2_<name>.safetensors).
+#            The lite recipe mixes easy scenes into stages 1 and 2 instead.
 # SCHEDULE=config runs the recipe's own 40-epoch schedule for stages 1 and 2 instead (GPU machines).
 # DETECTOR=<stage-0 file> skips stage 0 and uses that detector (a full HandOS file or stage 0's
 # detector.safetensors; the committed ones are in checkpoints/).
@@ -25,7 +27,7 @@
 # kill -9, reboot) continues from the last checkpoint of the unfinished stage.
 # Knobs (environment): OUT=runs/default  NPROC=2 (processes; 2 x 1 thread is fastest on 2 cores)
 #   SCHEDULE=shipped|config  DETECTOR=<stage-0 safetensors>  RECIPE=train_lite_synth.yaml|train_tiny_synth.yaml
-#   FINETUNE=50 (epochs; 0 = none)
+#   FINETUNE=<epochs> (lite: 0 = none, tiny: 50)
 # Extra arguments go to every handos-train call, e.g.  scripts/train_default.sh --set data.workers=8
 # Expects the venv active (make train-default sources scripts/env.sh).
 set -euo pipefail
@@ -33,7 +35,10 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 OUT=${OUT:-runs/default}
 RECIPE=${RECIPE:-train_lite_synth.yaml}
-FINETUNE=${FINETUNE:-50}
+case $RECIPE in
+  train_tiny_synth.yaml) FINETUNE=${FINETUNE:-50}; S2_EPOCHS=30; S2_COSINE=20 ;;
+  *) FINETUNE=${FINETUNE:-0}; S2_EPOCHS=50; S2_COSINE=34 ;;
+esac
 NPROC=${NPROC:-2}
 SCHEDULE=${SCHEDULE:-shipped}
 DETECTOR=${DETECTOR:-}
@@ -54,7 +59,7 @@ if [ "$SCHEDULE" = config ]; then
   train --stage 2 "$@" ${det[@]+--set "${det[@]}"}
 else
   train --stage 1 "$@" --set ${det[@]+"${det[@]}"} train.epochs=25 sched.cosine_start_epoch=15
-  train --stage 2 "$@" --set ${det[@]+"${det[@]}"} train.epochs=30 sched.cosine_start_epoch=20
+  train --stage 2 "$@" --set ${det[@]+"${det[@]}"} train.epochs=$S2_EPOCHS sched.cosine_start_epoch=$S2_COSINE
 fi
 name=$("$py" -c 'import sys; from handos_model.engine.config import load_train_config; print(load_train_config(sys.argv[1])["export"]["name"])' "$RECIPE")
 if [ "$FINETUNE" != 0 ]; then
