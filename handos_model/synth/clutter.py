@@ -87,7 +87,9 @@ def busy_patches(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
     for i in range(1, k + 1):
         c = (int(rng.uniform(0, w)), int(rng.uniform(0, h)))
         ax = (max(2, int(rng.uniform(0.02, 0.12) * s)), max(2, int(rng.uniform(0.02, 0.12) * s)))
-        cv2.ellipse(labels, c, ax, float(rng.uniform(0, 180)), 0, 360, i, -1) if rng.random() < 0.5 else \
+        if rng.random() < 0.5:
+            cv2.ellipse(labels, c, ax, float(rng.uniform(0, 180)), 0, 360, i, -1)
+        else:
             cv2.rectangle(labels, (c[0] - ax[0], c[1] - ax[1]), (c[0] + ax[0], c[1] + ax[1]), i, -1)
     colors = np.stack([np.zeros(3)] + [random_color(rng) for _ in range(k)]).astype(np.float32)
     tex_of = np.concatenate([[0], rng.integers(1, NUM_TEXTURES, k)])
