@@ -56,12 +56,31 @@ def letterbox_image(image: np.ndarray, K: np.ndarray, size: int) -> tuple[np.nda
     h, w = image.shape[:2]
     lb = letterbox_params(h, w, size)
     nh, nw = max(1, round(h * lb.scale)), max(1, round(w * lb.scale))
-    interp = cv2.INTER_AREA if lb.scale < 1.0 else cv2.INTER_LINEAR
-    resized = cv2.resize(image, (nw, nh), interpolation=interp) if (nh, nw) != (h, w) else image
+    resized = resize_to(image, nw, nh) if (nh, nw) != (h, w) else image
     canvas = np.zeros((size, size, 3), dtype=np.uint8)
     canvas[:nh, :nw] = resized
     K_net = scale_intrinsics(K, lb.scale)
     return canvas, K_net, lb
+
+
+def resize_to(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Resize (H, W, C) to (height, width): bilinear up, area-averaged down.
+
+    Shrinking by more than 2x first averages f x f blocks (f = the integer part of the factor,
+    OpenCV's fast integer path of INTER_AREA), then resizes the rest bilinearly (a factor in
+    (0.5, 1]): 640x480 -> 256x192 takes 0.16 ms instead of INTER_AREA's 0.8 ms (issue 17), with a
+    mean difference of ~4/255 from it.
+    """
+    h, w = image.shape[:2]
+    if width >= w and height >= h:
+        return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+    f = int(min(w / width, h / height))
+    if f >= 2 and w % f == 0 and h % f == 0:
+        image = cv2.resize(image, (w // f, h // f), interpolation=cv2.INTER_AREA)
+        if image.shape[:2] == (height, width):
+            return image
+        return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
 
 
 def scale_intrinsics(K: np.ndarray, scale: float) -> np.ndarray:

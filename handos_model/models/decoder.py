@@ -76,6 +76,9 @@ class HandDecoder(nn.Module):
             vertices; None = one token per vertex (the paper).
         vertex_points: deformable sampling points per head and level of the vertex tokens
             (None = ``num_points``, one attention for all tokens as in the paper).
+        shared_value: one value projection of ``F^GD`` for all layers, computed once per image
+            (issue 17: it is the decoder's largest fixed cost at one hand); False = one per layer
+            (the paper, Deformable DETR).
     """
 
     def __init__(
@@ -98,6 +101,7 @@ class HandDecoder(nn.Module):
         query_dim: int | None = None,
         coarse: CoarseMesh | None = None,
         vertex_points: int | None = None,
+        shared_value: bool = False,
     ):
         super().__init__()
         num_joints = int(topology.joint_regressor.shape[0])
@@ -133,7 +137,13 @@ class HandDecoder(nn.Module):
             num_joints=num_joints,
             num_vertices=self.num_vertex_tokens,
             vertex_points=vertex_points,
+            own_value=not shared_value,
         )
+        self.num_heads = num_heads
+        self.value_proj = nn.Linear(value_dim, d_model) if shared_value else None
+        if self.value_proj is not None:
+            nn.init.xavier_uniform_(self.value_proj.weight)
+            nn.init.constant_(self.value_proj.bias, 0.0)
         kinds = ["2d"] * self.num_2d_layers + ["interactive"] * self.num_interactive_layers
         self.layers: nn.ModuleList = nn.ModuleList(build_layer(k, **common) for k in kinds)
         n_layers = len(kinds)
@@ -203,6 +213,10 @@ class HandDecoder(nn.Module):
             "pred_joints_proj": [],
         }
         queries, refs = self.query_expansion(queries_init, queries_last, boxes)
+        shared_value = None
+        if self.value_proj is not None:  # (B, T, h, dh), once for all layers
+            b, t, _ = features.shape
+            shared_value = self.value_proj(features).view(b, t, self.num_heads, self.d_model // self.num_heads)
         pos_3d = None
         layer: DecoderLayer
         for i, layer in enumerate(self.layers):
@@ -214,7 +228,7 @@ class HandDecoder(nn.Module):
             pos = self.position_embedding(refs[:, :nj])
             if pos_3d is not None:
                 pos = torch.cat([pos, pos_3d], dim=1)
-            queries = layer(queries, pos, refs, features, batch_index, spatial_shapes)
+            queries = layer(queries, pos, refs, features, batch_index, spatial_shapes, shared_value)
 
             # 2D joints: reference refinement (DETR-style, detached for the next layer)
             centre = (inverse_sigmoid(refs[:, :nj, :2]) + self.joint_2d_heads[i](queries[:, :nj])).sigmoid()

@@ -26,19 +26,30 @@ class DecoderLayer(nn.Module):
         d_model: d.  value_dim: width of ``F^GD``.  num_levels: L.
         num_heads: attention heads.  num_points: deformable sampling points per head and level.
         ffn_dim: FFN hidden width.
+        own_value: the layer projects ``F^GD`` to its own values (the paper); False = the decoder
+            projects once for all layers and passes the values in (``HandDecoder(shared_value=True)``).
     """
 
-    def __init__(self, d_model: int, value_dim: int, num_levels: int, num_heads: int, num_points: int, ffn_dim: int):
+    def __init__(self, d_model: int, value_dim: int, num_levels: int, num_heads: int, num_points: int, ffn_dim: int,
+                 own_value: bool = True):
         super().__init__()
         self.self_attn = MaskedSelfAttention(d_model, num_heads)
         self.norm1 = nn.LayerNorm(d_model)
-        self.cross_attn = MSDeformAttn(d_model, value_dim, num_levels, num_heads, num_points)
+        self.cross_attn = MSDeformAttn(d_model, value_dim, num_levels, num_heads, num_points, value_proj=own_value)
         self.norm2 = nn.LayerNorm(d_model)
         self.ffn = nn.Sequential(nn.Linear(d_model, ffn_dim), nn.ReLU(inplace=True), nn.Linear(ffn_dim, d_model))
         self.norm3 = nn.LayerNorm(d_model)
 
     def attention_mask(self, num_tokens: int) -> Tensor | None:
         return None
+
+    def values(self, features: Tensor, shared: Tensor | None) -> Tensor:
+        """The deformable attention's values: (B, T, h, dh) from ``F^GD`` (B, T, value_dim), or ``shared``."""
+        if self.cross_attn.value_proj is None:
+            if shared is None:
+                raise ValueError("this layer has no value projection of its own: pass the decoder's shared values")
+            return shared
+        return self.cross_attn.project_value(features)
 
     def forward(
         self,
@@ -48,6 +59,7 @@ class DecoderLayer(nn.Module):
         features: Tensor,
         batch_index: Tensor,
         spatial_shapes: list[tuple[int, int]],
+        shared_value: Tensor | None = None,
     ) -> Tensor:
         """
         Args:
@@ -55,13 +67,15 @@ class DecoderLayer(nn.Module):
             refs: (M, N, 4) normalised ``cxcywh`` reference boxes.
             features: (B, T, value_dim) ``F^GD``.  batch_index: (M,) image of each hand.
             spatial_shapes: L pairs ``(H_l, W_l)``.
+            shared_value: (B, T, h, dh) values projected once by the decoder (layers built with
+                ``own_value=False``), else None.
 
         Returns:
             (M, N, d)
         """
         mask = self.attention_mask(queries.shape[1])
         queries = self.norm1(queries + self.self_attn(queries, pos, mask))
-        value = self.cross_attn.project_value(features)
+        value = self.values(features, shared_value)
         queries = self.norm2(queries + self.cross_attn(queries + pos, refs, value, batch_index, spatial_shapes))
         return self.norm3(queries + self.ffn(queries))
 
@@ -107,11 +121,12 @@ class InteractiveLayer(DecoderLayer):
         features: Tensor,
         batch_index: Tensor,
         spatial_shapes: list[tuple[int, int]],
+        shared_value: Tensor | None = None,
     ) -> Tensor:
         """Same contract as :meth:`DecoderLayer.forward`, with ``N = J + V + 1``."""
         self.attention_mask(queries.shape[1])
         queries = self.norm1(queries + self.self_attn.forward_camera_apart(queries, pos))
-        value = self.cross_attn.project_value(features)
+        value = self.values(features, shared_value)
         q = queries + pos
         if self.cross_attn_vertex is None:
             cross = self.cross_attn(q, refs, value, batch_index, spatial_shapes)
