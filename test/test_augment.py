@@ -181,3 +181,27 @@ def test_crop_keeps_the_box_tight_around_the_projected_mesh(synthetic_samples: l
             assert _box_area(o.box) == pytest.approx(_box_area(box), rel=1e-3, abs=0.5)
             n += 1
     assert n >= 5
+
+
+def test_letterbox_resize_averages_when_shrinking_and_matches_area_resampling() -> None:
+    import cv2
+
+    from handos_model.data.transforms import resize_to
+
+    yy, xx = np.mgrid[0:480, 0:640]
+    smooth = np.stack([xx * 255 / 639, yy * 255 / 479, (xx + yy) * 255 / 1118], -1).astype(np.uint8)
+    area = cv2.resize(smooth, (256, 192), interpolation=cv2.INTER_AREA).astype(float)
+    fast = resize_to(smooth, 256, 192)
+    assert fast.shape == (192, 256, 3) and fast.dtype == np.uint8
+    assert np.abs(fast.astype(float) - area).max() <= 2.0
+    # 1-pixel stripes (the Nyquist frequency): averaged to grey, not aliased into bands as
+    # plain bilinear sampling of every 2.5th pixel does
+    stripes = np.repeat(((xx % 2) * 255).astype(np.uint8)[..., None], 3, -1)
+    out = resize_to(stripes, 256, 192).astype(float)
+    aliased = cv2.resize(stripes, (256, 192), interpolation=cv2.INTER_LINEAR).astype(float)
+    assert np.abs(out - 127.5).max() < 20 and np.abs(aliased - 127.5).max() > 60
+    # sizes without an integer factor: INTER_AREA itself; upscaling: bilinear
+    odd = smooth[:479, :639]
+    np.testing.assert_array_equal(resize_to(odd, 256, 192), cv2.resize(odd, (256, 192), interpolation=cv2.INTER_AREA))
+    small = smooth[:100, :120]
+    np.testing.assert_array_equal(resize_to(small, 240, 200), cv2.resize(small, (240, 200), interpolation=cv2.INTER_LINEAR))

@@ -102,3 +102,37 @@ def test_paper_decoder_unchanged_without_coarse_tokens() -> None:
     assert dec.layers[-1].cross_attn_vertex is None
     out = run_decoder(model, training=True)
     assert out["pred_vertices"][-1].shape == (2, model.topology.num_vertices, 3)
+
+
+def test_shared_value_projection_equals_per_layer_projections_with_the_same_weights() -> None:
+    per_layer_cfg = small_lite_cfg(coarse=32, vertex_points=1)
+    per_layer_cfg["model"]["decoder"]["shared_value"] = False
+    per_layer = build_model(per_layer_cfg)
+    shared = build_model(small_lite_cfg(coarse=32, vertex_points=1))  # handos_lite.yaml: shared_value
+    assert shared.decoder.value_proj is not None
+    assert all(layer.cross_attn.value_proj is None for layer in shared.decoder.layers)
+    assert all(layer.cross_attn.value_proj is not None for layer in per_layer.decoder.layers)
+    # a non-trivial state (the heads, offsets and attention weights start at zero), every
+    # layer's value projection a copy of the first one's
+    torch.manual_seed(2)
+    with torch.no_grad():
+        for p in per_layer.decoder.parameters():
+            p.normal_(std=0.1)
+        first = per_layer.decoder.layers[0].cross_attn.value_proj
+        for layer in per_layer.decoder.layers[1:]:
+            layer.cross_attn.value_proj.load_state_dict(first.state_dict())
+    state = per_layer.state_dict()
+    state.update({f"decoder.value_proj.{k}": v for k, v in first.state_dict().items()})
+    missing, unexpected = shared.load_state_dict(state, strict=False)
+    assert not missing
+    assert all(".cross_attn.value_proj." in k for k in unexpected) and len(unexpected) == 2 * len(per_layer.decoder.layers)
+    ref, got = run_decoder(per_layer, training=True), run_decoder(shared, training=True)
+    assert ref["pred_vertices"][-1].std() > 1e-3  # the outputs depend on the weights
+    for key in ("pred_joints_2d", "pred_vertices", "pred_cam_t"):
+        for r, g in zip(ref[key], got[key], strict=True):
+            torch.testing.assert_close(g, r, atol=1e-5, rtol=1e-5)
+    # and the projection matters: another one in the last layer changes the output
+    with torch.no_grad():
+        per_layer.decoder.layers[-1].cross_attn.value_proj.weight.normal_()
+    changed = run_decoder(per_layer, training=True)
+    assert not torch.allclose(changed["pred_joints_2d"][-1], got["pred_joints_2d"][-1], atol=1e-4)

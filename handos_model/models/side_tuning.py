@@ -10,8 +10,9 @@ stride 2); the tiny RT-DETR has 3. ``F^s`` is flattened exactly like ``F^e``
 
 ``F^GD = [F^e_6, F^s]`` (:func:`fuse_features`) is the paper's concatenation,
 taken along channels: (B, T, d + c_s). The projection back to ``d`` is the value
-projection of each deformable-attention layer (``MSDeformAttn.value_proj``), so no
-extra layer is needed and each decoder layer learns its own mix of the two.
+projection of the deformable attention (``MSDeformAttn.value_proj``, one per layer as in the
+paper, or one shared by all layers: ``HandDecoder(shared_value=True)``), so no extra layer is
+needed.
 """
 
 from __future__ import annotations
