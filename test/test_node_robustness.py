@@ -114,7 +114,10 @@ def corpus(tmp_path_factory):
     c = Corpus(proc=proc, client=client, frames=[])
     try:
         client.wait_ready(proc)
-        assert "subscribed to /image (reliable, depth 1)" in proc.log(), "QoS override not applied"
+        # the node logs the line right after creating the subscription, which the client can see
+        # matched a moment before the line reaches the log file: wait for it (bounded)
+        applied = client.spin_until(lambda: "subscribed to /image (reliable, depth 1)" in proc.log(), 10.0)
+        assert applied, f"QoS override not applied:\n{proc.log()[-2000:]}"
         c.frames = synthetic_frames(1, seed=3, easy=True)
         assert c.valid() is not None, "valid frames must work before the corpus starts"
         yield c
