@@ -40,6 +40,7 @@ from ..hand.topology import HandTopology
 from .box_ops import inverse_sigmoid
 from .camera import decode_camera_translation, project_points, regress_joints
 from .decoder_layers import DecoderLayer, build_layer
+from .deformable_attention import init_value_projection, project_values
 from .mlp import MLP
 from .query_expansion import QueryExpansion
 from .query_lifting import QueryLifting
@@ -142,8 +143,7 @@ class HandDecoder(nn.Module):
         self.num_heads = num_heads
         self.value_proj = nn.Linear(value_dim, d_model) if shared_value else None
         if self.value_proj is not None:
-            nn.init.xavier_uniform_(self.value_proj.weight)
-            nn.init.constant_(self.value_proj.bias, 0.0)
+            init_value_projection(self.value_proj)
         kinds = ["2d"] * self.num_2d_layers + ["interactive"] * self.num_interactive_layers
         self.layers: nn.ModuleList = nn.ModuleList(build_layer(k, **common) for k in kinds)
         n_layers = len(kinds)
@@ -213,10 +213,9 @@ class HandDecoder(nn.Module):
             "pred_joints_proj": [],
         }
         queries, refs = self.query_expansion(queries_init, queries_last, boxes)
-        shared_value = None
-        if self.value_proj is not None:  # (B, T, h, dh), once for all layers
-            b, t, _ = features.shape
-            shared_value = self.value_proj(features).view(b, t, self.num_heads, self.d_model // self.num_heads)
+        shared_value = None  # (B, T, h, dh), once for all layers
+        if self.value_proj is not None:
+            shared_value = project_values(self.value_proj, features, self.num_heads)
         pos_3d = None
         layer: DecoderLayer
         for i, layer in enumerate(self.layers):

@@ -49,6 +49,18 @@ def ms_deform_attn_core(
     return out.transpose(1, 2).contiguous()
 
 
+def init_value_projection(proj: nn.Linear) -> None:
+    """Deformable DETR's initialisation of a value projection: Xavier-uniform weight, zero bias."""
+    nn.init.xavier_uniform_(proj.weight)
+    nn.init.constant_(proj.bias, 0.0)
+
+
+def project_values(proj: nn.Linear, features: Tensor, num_heads: int) -> Tensor:
+    """(B, T, value_dim) -> (B, T, h, dh): the values of the deformable attention, split into heads."""
+    b, t, _ = features.shape
+    return proj(features).view(b, t, num_heads, proj.out_features // num_heads)
+
+
 class MSDeformAttn(nn.Module):
     """Multi-scale deformable cross-attention with box references.
 
@@ -94,15 +106,13 @@ class MSDeformAttn(nn.Module):
         nn.init.constant_(self.attention_weights.weight, 0.0)
         nn.init.constant_(self.attention_weights.bias, 0.0)
         if self.value_proj is not None:
-            nn.init.xavier_uniform_(self.value_proj.weight)
-            nn.init.constant_(self.value_proj.bias, 0.0)
+            init_value_projection(self.value_proj)
         nn.init.xavier_uniform_(self.output_proj.weight)
         nn.init.constant_(self.output_proj.bias, 0.0)
 
     def project_value(self, features: Tensor) -> Tensor:
         """(B, T, value_dim) -> (B, T, h, dh); done once per image and layer."""
-        b, t, _ = features.shape
-        return self.value_proj(features).view(b, t, self.num_heads, self.d_model // self.num_heads)
+        return project_values(self.value_proj, features, self.num_heads)
 
     def forward(
         self,
