@@ -190,6 +190,8 @@ def main() -> None:
     p.add_argument("--config", default="handos_lite.yaml", help="model config for --detector")
     p.add_argument("--photos", type=Path, default=DEFAULT_PHOTOS, help="folder with images/ and mediapipe_reference.json")
     p.add_argument("--params", type=Path, default=REPO / "config" / "handos.yaml")
+    p.add_argument("--input-size", type=int, default=0,
+                   help="network input side S (multiple of 32; 0 = the model's, as the node's input_size)")
     p.add_argument("--out", type=Path, default=REPO / "out" / "real_photos", help="overlay pictures go here")
     p.add_argument("--json", type=Path)
     p.add_argument("--md", type=Path)
@@ -211,6 +213,8 @@ def main() -> None:
     else:
         weights = resolve_weights(a.weights)
         model = HandPredictor(load_model(weights).eval())
+    if a.input_size:
+        model.model.input_size = a.input_size
     t0 = time.perf_counter()
     per_photo = {}
     ranked = []  # for AP: every box down to AP_SCORE_FLOOR (node NMS, at most AP_MAX_BOXES)

@@ -43,6 +43,8 @@ class AugmentConfig:
     contrast: float = 0.25  # multiplicative around the mean, 1 +- contrast
     saturation: float = 0.25  # blend with grey, 1 +- saturation
     noise_std: float = 3.0  # max per-image std of Gaussian pixel noise (uint8 units)
+    hue_prob: float = 0.0  # the whole image's hue rotated by a random angle (skin colour is no cue)
+    grey_prob: float = 0.0  # the whole image in grey (after the hue rotation when both apply)
     scale_crop_prob: float = 0.5
     scale_range: tuple[float, float] = (0.8, 1.3)
     max_shift: float = 0.15  # fraction of the image size
@@ -82,6 +84,20 @@ def photometric_jitter(image: np.ndarray, rng: np.random.Generator, cfg: Augment
         std = rng.uniform(0.0, cfg.noise_std)
         img += rng.standard_normal(img.shape, dtype=np.float32) * std
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+
+
+def colour_randomise(image: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
+    """With ``hue_prob`` the hue of the whole image rotated by a uniform angle, with ``grey_prob``
+    the image in grey. (H, W, 3) uint8 RGB -> same. Always draws 3 numbers from ``rng``."""
+    u_hue, u_grey, shift = rng.random(3)
+    img = image
+    if u_hue < cfg.hue_prob:
+        hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)  # OpenCV's uint8 hue: [0, 180)
+        hsv[..., 0] = ((hsv[..., 0].astype(np.int32) + int(shift * 180)) % 180).astype(np.uint8)
+        img = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+    if u_grey < cfg.grey_prob:
+        img = np.repeat(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    return img
 
 
 # ----------------------------------------------------------------------------- geometry
@@ -196,6 +212,11 @@ def augment_sample(sample: Sample, rng: np.random.Generator, cfg: AugmentConfig)
     if u[2] < cfg.photometric_prob:
         out = Sample(
             image=photometric_jitter(out.image, np.random.default_rng(photo_seed), cfg),
+            K=out.K, hands=out.hands, source=out.source, key=out.key,
+        )
+    if cfg.hue_prob > 0 or cfg.grey_prob > 0:  # its own stream: the draws above stay the same
+        out = Sample(
+            image=colour_randomise(out.image, np.random.default_rng([photo_seed, 1]), cfg),
             K=out.K, hands=out.hands, source=out.source, key=out.key,
         )
     return out
