@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from handos_model.data.augment import AugmentConfig, augment_sample, hflip, photometric_jitter, project, scale_crop
+from handos_model.data.augment import (
+    AugmentConfig,
+    augment_sample,
+    colour_randomise,
+    hflip,
+    photometric_jitter,
+    project,
+    scale_crop,
+)
 from handos_model.data.schema import LEFT, RIGHT, HandAnnotation, Sample, box_from_points
 from handos_model.data.transforms import sample_to_network
 
@@ -115,6 +123,34 @@ def test_photometric_is_seeded_and_geometry_free() -> None:
     assert a.dtype == np.uint8 and a.shape == s.image.shape
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
+
+
+def test_colour_randomisation_rotates_hue_keeps_grey_and_is_seeded() -> None:
+    s = _sample(seed=5)
+    img = s.image.copy()
+    img[:8, :8] = 128  # a grey patch: no hue to rotate
+    hue = AugmentConfig(hue_prob=1.0)
+    a = colour_randomise(img, np.random.default_rng(3), hue)
+    np.testing.assert_array_equal(a, colour_randomise(img, np.random.default_rng(3), hue))
+    assert not np.array_equal(a, img)
+    assert np.abs(a[:8, :8].astype(int) - 128).max() <= 1
+    grey = colour_randomise(img, np.random.default_rng(3), AugmentConfig(grey_prob=1.0))
+    assert (grey[..., 0] == grey[..., 1]).all() and (grey[..., 1] == grey[..., 2]).all()
+    np.testing.assert_array_equal(colour_randomise(img, np.random.default_rng(3), AugmentConfig()), img)
+
+
+def test_colour_randomisation_leaves_the_other_augmentations_alone() -> None:
+    """Turning it on changes the colours only: same crop, hands and K as with it off."""
+    s = _sample(seed=6)
+    base = AugmentConfig(scale_crop_prob=1.0, photometric_prob=0.0)
+    on = AugmentConfig(scale_crop_prob=1.0, photometric_prob=0.0, grey_prob=1.0)
+    a = augment_sample(s, np.random.default_rng(11), base)
+    b = augment_sample(s, np.random.default_rng(11), on)
+    np.testing.assert_array_equal(a.K, b.K)
+    for ha, hb in zip(a.hands, b.hands, strict=True):
+        np.testing.assert_array_equal(ha.box, hb.box)
+    grey_a = np.round(a.image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))
+    assert np.abs(grey_a - b.image[..., 0]).max() <= 1
 
 
 @pytest.mark.parametrize("seed", range(8))

@@ -243,3 +243,58 @@ def test_same_padding_is_folded_into_the_convolutions(small, tmp_path) -> None: 
         None, {"x": x.numpy()})[0]
     np.testing.assert_allclose(after, before, rtol=0, atol=1e-6)
     assert fold_pads_into_convs(path) == 0  # nothing left to fold
+
+
+def test_box_head_runs_on_the_selected_rows_only(small, tmp_path) -> None:  # noqa: ANN001
+    """RT-DETR's query-selection box head runs on the top-k rows after the export
+    (graph_passes.gather_rows_first), and a select-then-gather graph computes the same after the
+    pass as before it, with its head's matrix products on k rows instead of N."""
+    import onnx
+    import onnxruntime as ort
+
+    from handos_model.export.graph_passes import gather_rows_first
+    from handos_model.export.onnx_export import read_meta
+    from handos_model.export.ort_threads import session_options
+
+    _, _, out = small
+    _, info = read_meta(out)
+    assert info["gathered_rows_first"]["detector"] == 1
+    nodes = onnx.load(str(out / "detector.onnx")).graph.node
+    assert sum("enc_bbox_head" in n.name and n.op_type == "MatMul" and n.name.endswith("_rows") for n in nodes) == 3
+
+    class Select(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.norm = torch.nn.LayerNorm(8)
+            self.score = torch.nn.Linear(8, 1)
+            self.head = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.ReLU(), torch.nn.Linear(8, 4))
+            self.register_buffer("anchors", torch.randn(1, 30, 4))
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            m = self.norm(x)
+            coords = self.head(m) + self.anchors
+            idx = self.score(m)[..., 0].topk(5, dim=1).indices.unsqueeze(-1)
+            return coords.gather(1, idx.repeat(1, 1, coords.shape[-1])), m.gather(1, idx.repeat(1, 1, m.shape[-1]))
+
+    torch.manual_seed(0)
+    x = torch.randn(1, 30, 8)
+    path = tmp_path / "select.onnx"
+    with torch.no_grad():
+        torch.onnx.export(Select().eval(), (x,), str(path), input_names=["x"], dynamo=False, opset_version=18)
+
+    def run() -> list[np.ndarray]:
+        return ort.InferenceSession(str(path), session_options(), providers=["CPUExecutionProvider"]).run(
+            None, {"x": x.numpy()})
+
+    before = run()
+    assert gather_rows_first(path) == 1
+    model = onnx.load(str(path))
+    matmuls = [n.output[0] for n in model.graph.node if n.op_type == "MatMul" and n.name.endswith("_rows")]
+    assert len(matmuls) == 2
+    model.graph.output.extend(onnx.helper.make_tensor_value_info(m, onnx.TensorProto.FLOAT, None) for m in matmuls)
+    probed = ort.InferenceSession(model.SerializeToString(), session_options(),
+                                  providers=["CPUExecutionProvider"]).run(matmuls, {"x": x.numpy()})
+    assert all(p.shape[1] == 5 for p in probed)  # the head's products on the 5 selected rows
+    for a, b in zip(run(), before, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+    assert gather_rows_first(path) == 0  # nothing left to move

@@ -28,7 +28,7 @@ import torch
 from safetensors.numpy import save_file
 
 from ..models.handos import HandOS
-from .graph_passes import fold_pads_into_convs
+from .graph_passes import fold_pads_into_convs, gather_rows_first
 from .graphs import (
     DECODER_OUTPUTS,
     DECODER_QUERY_INPUTS,
@@ -40,7 +40,8 @@ from .graphs import (
 )
 
 FORMAT = "handos-onnx"
-FORMAT_VERSION = 2  # 2: the backbone's SAME pads folded into its convolutions (graph_passes.py)
+FORMAT_VERSION = 3  # 2: the backbone's SAME pads folded into its convolutions; 3: RT-DETR's box head on
+# the selected rows only (graph_passes.py)
 META_FILE = "handos_onnx.json"
 TOPOLOGY_FILE = "topology.safetensors"
 DEFAULT_OPSET = 18  # GridSample (deformable attention) needs >= 16
@@ -134,6 +135,7 @@ def export_onnx(
         _export(DecoderGraph(model, shapes).eval(), example_decoder_inputs(det_out, model, 2),
                 out_dir / files["decoder"], dec_inputs, list(DECODER_OUTPUTS), opset, dynamo, dynamic)
     folded = {key: fold_pads_into_convs(out_dir / name) for key, name in files.items()}  # graph_passes.py
+    gathered = {key: gather_rows_first(out_dir / name) for key, name in files.items()}
     precisions = {"fp32": dict(files)}
     if int8:
         precisions["int8"] = {
@@ -158,6 +160,7 @@ def export_onnx(
         "opset": int(opset),
         "exporter": "dynamo" if dynamo else "torchscript",
         "folded_pads": folded,
+        "gathered_rows_first": gathered,
         "torch_version": torch.__version__,
         "inputs": {"detector": ["image"], "decoder": dec_inputs},
         "outputs": {"detector": [*DETECTOR_OUTPUTS, *map_names], "decoder": list(DECODER_OUTPUTS)},
