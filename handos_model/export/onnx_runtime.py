@@ -151,11 +151,11 @@ class OnnxHandPredictor:
             ).numpy()
             hands = self._decode(det, keep, K_net)
         with timer.stage("postprocess_ms"):
-            out = {f"pred_{name}": [torch.from_numpy(a)] for name, a in zip(DECODER_OUTPUTS, hands, strict=True)}
+            out = {f"pred_{name}": [a] for name, a in zip(DECODER_OUTPUTS, hands, strict=True)}
             out.update(
-                instance_batch_index=torch.zeros(len(keep), dtype=torch.long),
-                instance_scores=scores[keep],
-                instance_boxes=boxes[keep],
+                instance_batch_index=np.zeros(len(keep), dtype=np.int64),
+                instance_scores=det["scores"][0, keep],
+                instance_boxes=det["boxes"][0, keep],
                 image_size=self._size,
             )
             preds = postprocess(out, [lb], self._faces)[0]

@@ -15,7 +15,6 @@ from torch import Tensor
 from ..data.transforms import Letterbox
 from ..hand.handedness import side_from_normals
 from ..prediction import HandPrediction
-from .box_ops import box_cxcywh_to_xyxy
 
 
 def _side_from_normals(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -27,7 +26,8 @@ def postprocess(outputs: dict, letterboxes: list[Letterbox], faces: np.ndarray) 
     """
     Args:
         outputs: ``HandOS.forward`` output in inference mode (``instance_batch_index`` (K,),
-            ``instance_scores`` (K,), ``instance_boxes`` (K, 4) normalised ``cxcywh``, per-layer lists).
+            ``instance_scores`` (K,), ``instance_boxes`` (K, 4) normalised ``cxcywh``, per-layer lists),
+            torch tensors or numpy arrays (the ONNX Runtime backend's).
         letterboxes: one ``Letterbox`` per image of the batch.
         faces: (F, 3) hand-model faces (right-hand orientation).
 
@@ -36,9 +36,10 @@ def postprocess(outputs: dict, letterboxes: list[Letterbox], faces: np.ndarray) 
         (no 3D outputs) returns zero 3D fields, ``joints_2d_proj = joints_2d`` and ``side = -1``.
     """
     size = float(outputs["image_size"])
-    bidx = outputs["instance_batch_index"].cpu().numpy()
-    scores = outputs["instance_scores"].detach().float().cpu().numpy()
-    boxes = (box_cxcywh_to_xyxy(outputs["instance_boxes"].detach().float()) * size).cpu().numpy()
+    bidx = _np(outputs["instance_batch_index"], np.int64)
+    scores = _np(outputs["instance_scores"])
+    cx, cy, w, h = np.moveaxis(_np(outputs["instance_boxes"]).reshape(-1, 4), -1, 0)
+    boxes = np.stack([cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h], axis=-1) * np.float32(size)
     j2d = _last(outputs["pred_joints_2d"])
     k = len(bidx)
     has_3d = len(outputs.get("pred_vertices", [])) > 0
@@ -87,5 +88,11 @@ def postprocess(outputs: dict, letterboxes: list[Letterbox], faces: np.ndarray) 
     return results
 
 
-def _last(per_layer: list[Tensor]) -> np.ndarray:
-    return per_layer[-1].detach().float().cpu().numpy()
+def _np(x: Tensor | np.ndarray, dtype: type = np.float32) -> np.ndarray:
+    if isinstance(x, Tensor):
+        x = (x.detach().float() if x.is_floating_point() else x.detach()).cpu().numpy()
+    return np.asarray(x, dtype=dtype)
+
+
+def _last(per_layer: list[Tensor | np.ndarray]) -> np.ndarray:
+    return _np(per_layer[-1])
