@@ -252,9 +252,9 @@ def test_box_head_runs_on_the_selected_rows_only(small, tmp_path) -> None:  # no
     import onnx
     import onnxruntime as ort
 
-    from handos_model.export.graph_passes import gather_rows_first
     from handos_model.export.onnx_export import read_meta
     from handos_model.export.ort_threads import session_options
+    from handos_model.export.rtdetr_passes import gather_rows_first
 
     _, _, out = small
     _, info = read_meta(out)
@@ -298,3 +298,52 @@ def test_box_head_runs_on_the_selected_rows_only(small, tmp_path) -> None:  # no
     for a, b in zip(run(), before, strict=True):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
     assert gather_rows_first(path) == 0  # nothing left to move
+
+
+def test_repvgg_branches_are_merged(small, tmp_path) -> None:  # noqa: ANN001
+    """RT-DETR's RepVGG blocks (3x3 + 1x1 convolutions of one input, added) run as one convolution
+    after the export (rtdetr_passes.merge_parallel_convs), with the same outputs."""
+    import onnx
+    import onnxruntime as ort
+
+    from handos_model.export.onnx_export import read_meta
+    from handos_model.export.ort_threads import session_options
+    from handos_model.export.rtdetr_passes import merge_parallel_convs
+
+    _, _, out = small
+    _, info = read_meta(out)
+    assert info["merged_parallel_convs"]["detector"] > 0
+
+    class RepVgg(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.wide = torch.nn.Sequential(torch.nn.Conv2d(4, 6, 3, padding=1, bias=False), torch.nn.BatchNorm2d(6))
+            self.narrow = torch.nn.Sequential(torch.nn.Conv2d(4, 6, 1), torch.nn.BatchNorm2d(6))
+            self.other = torch.nn.Conv2d(4, 6, 3, padding=1)  # added to a ReLU, not to a convolution: stays
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.relu(self.wide(x) + self.narrow(x)) + self.other(x)
+
+    torch.manual_seed(0)
+    module = RepVgg()
+    with torch.no_grad():
+        for bn in (module.wide[1], module.narrow[1]):
+            bn.running_mean.normal_()
+            bn.running_var.uniform_(0.5, 2.0)
+            bn.weight.normal_()
+            bn.bias.normal_()
+    x = torch.randn(1, 4, 9, 7)
+    path = tmp_path / "repvgg.onnx"
+    with torch.no_grad():
+        torch.onnx.export(module.eval(), (x,), str(path), input_names=["x"], dynamo=False, opset_version=18)
+
+    def run() -> np.ndarray:
+        return ort.InferenceSession(str(path), session_options(), providers=["CPUExecutionProvider"]).run(
+            None, {"x": x.numpy()})[0]
+
+    before = run()
+    assert sum(n.op_type == "Conv" for n in onnx.load(str(path)).graph.node) == 3
+    assert merge_parallel_convs(path) == 1
+    assert sum(n.op_type == "Conv" for n in onnx.load(str(path)).graph.node) == 2
+    np.testing.assert_allclose(run(), before, rtol=0, atol=1e-5)
+    assert merge_parallel_convs(path) == 0

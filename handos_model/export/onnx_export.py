@@ -28,7 +28,7 @@ import torch
 from safetensors.numpy import save_file
 
 from ..models.handos import HandOS
-from .graph_passes import fold_pads_into_convs, gather_rows_first
+from .graph_passes import fold_pads_into_convs
 from .graphs import (
     DECODER_OUTPUTS,
     DECODER_QUERY_INPUTS,
@@ -38,10 +38,11 @@ from .graphs import (
     backbone_map_names,
     spatial_shapes_of,
 )
+from .rtdetr_passes import gather_rows_first, merge_parallel_convs
 
 FORMAT = "handos-onnx"
 FORMAT_VERSION = 3  # 2: the backbone's SAME pads folded into its convolutions; 3: RT-DETR's box head on
-# the selected rows only (graph_passes.py)
+# the selected rows only and its RepVGG branches merged (graph_passes.py)
 META_FILE = "handos_onnx.json"
 TOPOLOGY_FILE = "topology.safetensors"
 DEFAULT_OPSET = 18  # GridSample (deformable attention) needs >= 16
@@ -136,6 +137,7 @@ def export_onnx(
                 out_dir / files["decoder"], dec_inputs, list(DECODER_OUTPUTS), opset, dynamo, dynamic)
     folded = {key: fold_pads_into_convs(out_dir / name) for key, name in files.items()}  # graph_passes.py
     gathered = {key: gather_rows_first(out_dir / name) for key, name in files.items()}
+    merged = {key: merge_parallel_convs(out_dir / name) for key, name in files.items()}
     precisions = {"fp32": dict(files)}
     if int8:
         precisions["int8"] = {
@@ -161,6 +163,7 @@ def export_onnx(
         "exporter": "dynamo" if dynamo else "torchscript",
         "folded_pads": folded,
         "gathered_rows_first": gathered,
+        "merged_parallel_convs": merged,
         "torch_version": torch.__version__,
         "inputs": {"detector": ["image"], "decoder": dec_inputs},
         "outputs": {"detector": [*DETECTOR_OUTPUTS, *map_names], "decoder": list(DECODER_OUTPUTS)},
