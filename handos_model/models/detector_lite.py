@@ -60,14 +60,19 @@ class FrozenLite0(nn.Module):
         return SimpleNamespace(feature_maps=tuple(self._folded(pixel_values)))
 
 
-def lite_rtdetr_config(encoder_hidden_dim: int = 64, hidden_expansion: float = 1.0, **kwargs: Any) -> RTDetrConfig:
+def lite_rtdetr_config(encoder_hidden_dim: int = 64, hidden_expansion: float = 1.0, csp_blocks: int = 3,
+                       **kwargs: Any) -> RTDetrConfig:
     """:func:`.detector_tiny.tiny_rtdetr_config` with Lite0's stage widths.
 
     ``encoder_hidden_dim``: width of the hybrid encoder (AIFI + CCFM), below ``d_model`` to keep
     it cheap (its stride-8 CSP blocks dominate the detector's cost after the backbone);
     ``hidden_expansion``: CSP hidden width / ``encoder_hidden_dim``. The decoder still works at
     ``d_model``, and so does ``F^e`` (the decoder's input projections widen it).
+    ``csp_blocks``: RepVGG blocks per CSP layer of the CCFM (transformers builds 3; fewer are kept
+    by :class:`LiteRTDetrDetector`): the stride-8 ones are the encoder's dearest convolutions.
     """
+    if not 1 <= int(csp_blocks) <= 3:
+        raise ValueError(f"csp_blocks must be 1, 2 or 3, got {csp_blocks}")
     kwargs = {k: v for k, v in kwargs.items() if not k.startswith("backbone_")}
     config = tiny_rtdetr_config(
         backbone_embedding_size=16, backbone_hidden_sizes=[16, *OUT_CHANNELS], backbone_depths=[1, 1, 1, 1], **kwargs
@@ -76,6 +81,7 @@ def lite_rtdetr_config(encoder_hidden_dim: int = 64, hidden_expansion: float = 1
     config.decoder_in_channels = [int(encoder_hidden_dim)] * len(OUT_CHANNELS)
     config.hidden_expansion = float(hidden_expansion)
     config.freeze_backbone_batch_norms = False
+    config.csp_blocks = int(csp_blocks)
     return config
 
 
@@ -94,6 +100,9 @@ class LiteRTDetrDetector(TinyRTDetrDetector):
         encoder.model = FrozenLite0(pretrained_backbone)
         encoder.intermediate_channel_sizes = list(OUT_CHANNELS)
         self.backbone_channels = list(OUT_CHANNELS)
+        hybrid = self.model.model.encoder
+        for csp in (*hybrid.fpn_blocks, *hybrid.pan_blocks):
+            csp.bottlenecks = csp.bottlenecks[: getattr(self.model.config, "csp_blocks", 3)]
 
     def set_trainable(self, trainable: bool) -> None:
         """Everything but the ImageNet backbone follows ``trainable``; the backbone never trains."""
