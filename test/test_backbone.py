@@ -170,3 +170,25 @@ def test_folded_inference_form_equals_the_body_and_follows_its_weights() -> None
     after = frozen(x).feature_maps[0]
     assert not torch.allclose(before, after)
     assert (ref - after).abs().max() <= 1e-4 * max(1.0, ref.abs().max().item())
+
+
+def test_csp_blocks_prunes_the_hybrid_encoder_and_survives_a_save(tmp_path: Path) -> None:
+    """``detector.csp_blocks`` keeps that many RepVGG blocks in each CSP layer, and a saved model
+    comes back with the same (its config is in the file)."""
+    from handos_model import CONFIGS_DIR
+    from handos_model.checkpoint import load_model, save_model
+    from handos_model.models.build import build_model, load_config
+
+    cfg = load_config(CONFIGS_DIR / "handos_lite.yaml")
+    cfg["model"]["decoder"]["coarse_vertices"] = 32
+    cfg["model"]["detector"].update(pretrained_backbone=False, csp_blocks=1)
+    model = build_model(cfg).eval()
+    hybrid = model.detector.model.model.encoder
+    assert [len(c.bottlenecks) for c in (*hybrid.fpn_blocks, *hybrid.pan_blocks)] == [1, 1, 1, 1]
+    path = tmp_path / "csp1.safetensors"
+    save_model(model, cfg, path)
+    loaded = load_model(path)
+    assert all(len(c.bottlenecks) == 1 for c in loaded.detector.model.model.encoder.fpn_blocks)
+    assert len(small_lite_detector().model.model.encoder.fpn_blocks[0].bottlenecks) == 3  # transformers' 3
+    with pytest.raises(ValueError, match="csp_blocks"):
+        lite_rtdetr_config(csp_blocks=0)
