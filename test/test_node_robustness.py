@@ -312,7 +312,7 @@ def test_stamps_going_backwards(corpus):
 
 
 def test_200hz_burst_keeps_latency_bounded(corpus):
-    """2 s at 200 Hz: only the latest frame is processed, stale ones are dropped and counted."""
+    """2 s at 200 Hz (or 10x the node's rate): only the latest frame is processed, stale ones dropped and counted."""
     from handos_ros.image_encode import image_msg
 
     c = corpus
@@ -331,6 +331,8 @@ def test_200hz_burst_keeps_latency_bounded(corpus):
     cl.send_info(cl.header(VALID_FRAME), f.K, w, h)
     n0 = len(cl.meshes)
     sent = []
+    # 200 Hz, or 10x the node's isolated-frame rate where the node is faster than 20 Hz
+    target_hz = min(max(200.0, 10.0 / ref), 1000.0)
     t0 = time.monotonic()
     next_t = t0
     while time.monotonic() - t0 < 2.0:
@@ -338,7 +340,7 @@ def test_200hz_burst_keeps_latency_bounded(corpus):
         msg.header = hdr
         cl.pub_image.publish(msg)
         sent.append(hdr.stamp.sec * 1_000_000_000 + hdr.stamp.nanosec)
-        next_t += 1 / 200
+        next_t += 1 / target_hz
         while time.monotonic() < next_t:
             cl.executor.spin_once(timeout_sec=0)
     rate = len(sent) / (time.monotonic() - t0)
@@ -354,10 +356,11 @@ def test_200hz_burst_keeps_latency_bounded(corpus):
     received = int(after["received"]) - int(before["received"])
     processed = int(after["processed"]) - int(before["processed"])
     print(f"burst: node received {received} (the rest were replaced in the depth-1 DDS reader), processed {processed}")
-    # the burst must outrun the node by far, or nothing would go stale: at least 5x its isolated-frame
-    # rate (and 50 Hz). Not 200 Hz itself: on a loaded machine this loop publishes slower, and so the
-    # node processes slower too.
-    assert rate > max(50.0, 5.0 / ref), f"the test could only publish at {rate:.0f} Hz (isolated frame {ref:.2f} s)"
+    # the burst must outrun the node by far, or nothing would go stale: at least 3x its isolated-frame
+    # rate (and 50 Hz). Not the target itself: on a loaded machine this loop publishes slower, and so
+    # the node processes slower too.
+    assert rate > max(50.0, 3.0 / ref), \
+        f"the test could only publish at {rate:.0f} Hz of {target_hz:.0f} (isolated frame {ref:.3f} s)"
     assert len(outs) >= 1 and dropped > 0
     # every frame the node received was either processed or counted as dropped (one may be in flight)
     assert received - processed - dropped <= 1, (received, processed, dropped)

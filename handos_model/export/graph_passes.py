@@ -25,6 +25,16 @@ from .ort_threads import session_options
 _ONNX_TO_NUMPY = {1: np.float32, 6: np.int32, 7: np.int64, 10: np.float16, 11: np.float64}
 
 
+def producers_and_readers(graph) -> tuple[dict, dict[str, list]]:  # noqa: ANN001 - onnx.GraphProto
+    """(tensor name -> the node writing it, tensor name -> the nodes reading it) of ``graph``."""
+    producers = {o: n for n in graph.node for o in n.output}
+    readers: dict[str, list] = {}
+    for n in graph.node:
+        for i in n.input:
+            readers.setdefault(i, []).append(n)
+    return producers, readers
+
+
 def depends_on(name: str, inputs: set[str], producers: dict, constants: set[str], seen: set[str]) -> bool:
     """Whether tensor ``name`` is computed from a graph input."""
     if name in inputs:
@@ -62,7 +72,7 @@ def fold_pads_into_convs(path: str | Path) -> int:
     g = model.graph
     constants = {i.name for i in g.initializer}
     inputs = {i.name for i in g.input} - constants
-    producers = {o: n for n in g.node for o in n.output}
+    producers, readers = producers_and_readers(g)
     pads = [n for n in g.node if n.op_type == "Pad" and len(n.input) > 1 and n.input[1]
             and n.input[1] not in constants
             and not depends_on(n.input[1], inputs, producers, constants, set())]
@@ -73,10 +83,6 @@ def fold_pads_into_convs(path: str | Path) -> int:
     names = sorted({n.input[1] for n in pads})
     probe.graph.output.extend(helper.make_tensor_value_info(name, onnx.TensorProto.INT64, None) for name in names)
     values = dict(zip(names, run_on_zeros(probe, names), strict=True))  # the pads depend on no input
-    readers: dict[str, list] = {}
-    for n in g.node:
-        for i in n.input:
-            readers.setdefault(i, []).append(n)
     outputs = {o.name for o in g.output}
     fused = 0
     for pad in pads:

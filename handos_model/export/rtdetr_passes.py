@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .graph_passes import depends_on, drop_dead_nodes, initializer, probe_shapes, toposort
+from .graph_passes import depends_on, drop_dead_nodes, initializer, probe_shapes, producers_and_readers, toposort
 
 _ROW_WISE = ("MatMul", "Add", "Relu")
 
@@ -53,11 +53,7 @@ def gather_rows_first(path: str | Path) -> int:
     constants = {i.name for i in g.initializer} | {n.output[0] for n in g.node if n.op_type == "Constant"}
     inputs = {i.name for i in g.input} - constants
     inits = {i.name: i for i in g.initializer}
-    producers = {o: n for n in g.node for o in n.output}
-    readers: dict[str, list] = {}
-    for n in g.node:
-        for i in n.input:
-            readers.setdefault(i, []).append(n)
+    producers, readers = producers_and_readers(g)
     outputs = {o.name for o in g.output}
 
     def axis(n) -> int:  # noqa: ANN001
@@ -150,11 +146,7 @@ def merge_parallel_convs(path: str | Path) -> int:
     model = onnx.load(str(path))
     g = model.graph
     inits = {i.name: i for i in g.initializer}
-    producers = {o: n for n in g.node for o in n.output}
-    readers: dict[str, list] = {}
-    for n in g.node:
-        for i in n.input:
-            readers.setdefault(i, []).append(n)
+    producers, readers = producers_and_readers(g)
 
     def centred(node) -> tuple[int, int] | None:  # noqa: ANN001 - (kernel, stride) of a plain centred conv
         a = _conv_attrs(node)
