@@ -325,6 +325,20 @@ def test_clutter_is_busier_than_the_procedural_backgrounds_and_patches_stay_loca
     assert 0.005 < changed < 0.6  # 1-4 hand-sized patches, the rest of the image untouched
 
 
+def test_patch_textures_are_the_full_image_textures_in_their_window() -> None:
+    """busy_patches computes textures in the patches' window only: the same values, the same draws."""
+    from handos_model.synth.clutter import NUM_TEXTURES, _textures
+
+    used = np.arange(NUM_TEXTURES)
+    for seed, (h, w), box in [(0, (240, 320), (0, 240, 0, 320)), (1, (240, 320), (0, 57, 250, 320)),
+                              (2, (97, 131), (40, 97, 0, 31)), (3, (480, 640), (201, 333, 90, 300))]:
+        ra, rb = np.random.default_rng(seed), np.random.default_rng(seed)
+        full = _textures(ra, h, w, used)
+        window = _textures(rb, h, w, used, box)
+        np.testing.assert_array_equal(window, full[:, box[0]:box[1], box[2]:box[3]])
+        assert ra.random() == rb.random()  # the generator ends in the same state
+
+
 def test_easy_scenes_on_clutter_only_when_asked(model) -> None:
     """``easy_plain_prob`` 1 (the default, the held-out easy sets): plain backgrounds, as before;
     below 1 the big easy hand also sits on busy backgrounds."""

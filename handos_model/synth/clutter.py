@@ -23,15 +23,22 @@ from .colors import random_color
 NUM_TEXTURES = 5  # flat, speckle, stripes, checks, dots
 
 
-def _textures(rng: np.random.Generator, h: int, w: int, used: np.ndarray) -> np.ndarray:
+def _textures(rng: np.random.Generator, h: int, w: int, used: np.ndarray,
+              box: tuple[int, int, int, int] | None = None) -> np.ndarray:
     """(NUM_TEXTURES, H, W) float32 in [-1, 1]: the fine textures leaves and patches are filled
-    with (flat, speckle, stripes, checks, dots); only those in ``used`` are computed (others 0)."""
-    out = np.zeros((NUM_TEXTURES, h, w), np.float32)
+    with (flat, speckle, stripes, checks, dots); only those in ``used`` are computed (others 0).
+
+    ``box`` = (y0, y1, x0, x1): only that window, (NUM_TEXTURES, y1 - y0, x1 - x0), equal to the
+    full textures' window; the random draws are the full image's, so the generator ends in the same
+    state either way.
+    """
+    y0, y1, x0, x1 = box if box is not None else (0, h, 0, w)
+    out = np.zeros((NUM_TEXTURES, y1 - y0, x1 - x0), np.float32)
     need = set(np.unique(used).tolist())
     if need & {2, 3}:
-        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
     if 1 in need:  # speckle (sensor-scale grain, gravel, snow)
-        out[1] = rng.random((h, w), dtype=np.float32) * 2 - 1
+        out[1] = rng.random((h, w), dtype=np.float32)[y0:y1, x0:x1] * 2 - 1
     if 2 in need:  # stripes (fabric, blinds, text lines)
         a, p = rng.uniform(0, np.pi), rng.uniform(2.5, 9.0)
         out[2] = np.sign(np.sin((xx * np.cos(a) + yy * np.sin(a)) * (2 * np.pi / p)))
@@ -42,7 +49,9 @@ def _textures(rng: np.random.Generator, h: int, w: int, used: np.ndarray) -> np.
         seeds = (rng.random((h, w), dtype=np.float32) < 1.0 / rng.uniform(25, 120)).astype(np.uint8)
         r = int(rng.integers(1, 3))
         disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-        out[4] = cv2.dilate(seeds, disc).astype(np.float32) * 2 - 1
+        m0, m1, n0, n1 = max(0, y0 - r), min(h, y1 + r), max(0, x0 - r), min(w, x1 + r)  # the disc's reach
+        dots = cv2.dilate(seeds[m0:m1, n0:n1], disc)[y0 - m0:y1 - m0, x0 - n0:x1 - n0]
+        out[4] = dots.astype(np.float32) * 2 - 1
     return out
 
 
@@ -79,7 +88,10 @@ def clutter(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
 
 
 def busy_patches(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
-    """``img`` (H, W, 3) uint8 with 1-4 hand-sized patches (4-25% of the side) of fine texture."""
+    """``img`` (H, W, 3) uint8 with 1-4 hand-sized patches (4-25% of the side) of fine texture.
+
+    Textures are computed in the patches' bounding window only (the same pixels as over the
+    whole image, at a fraction of the cost)."""
     h, w = img.shape[:2]
     s = max(h, w)
     labels = np.zeros((h, w), np.int32)
@@ -91,9 +103,14 @@ def busy_patches(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
             cv2.ellipse(labels, c, ax, float(rng.uniform(0, 180)), 0, 360, i, -1)
         else:
             cv2.rectangle(labels, (c[0] - ax[0], c[1] - ax[1]), (c[0] + ax[0], c[1] + ax[1]), i, -1)
+    x0, y0, bw, bh = cv2.boundingRect((labels > 0).astype(np.uint8))  # the patches' window
+    box = (y0, y0 + bh, x0, x0 + bw)
     colors = np.stack([np.zeros(3)] + [random_color(rng) for _ in range(k)]).astype(np.float32)
     tex_of = np.concatenate([[0], rng.integers(1, NUM_TEXTURES, k)])
     amp_of = np.concatenate([[0.0], rng.uniform(0.3, 0.8, k)]).astype(np.float32)
-    painted = _paint(labels, colors, tex_of, amp_of, _textures(rng, h, w, tex_of))
-    out = np.where((labels > 0)[..., None], painted, img.astype(np.float32))
-    return np.clip(out, 0, 255).astype(np.uint8)
+    win = labels[box[0]:box[1], box[2]:box[3]]
+    painted = _paint(win, colors, tex_of, amp_of, _textures(rng, h, w, tex_of, box))
+    out = img.copy()
+    region = out[box[0]:box[1], box[2]:box[3]]
+    region[:] = np.clip(np.where((win > 0)[..., None], painted, region.astype(np.float32)), 0, 255).astype(np.uint8)
+    return out
