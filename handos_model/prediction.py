@@ -53,3 +53,18 @@ class PredictTiming:
     @property
     def total_ms(self) -> float:
         return self.preprocess_ms + self.detector_ms + self.side_tuning_ms + self.decoder_ms + self.postprocess_ms
+
+
+def check_predict_inputs(image: np.ndarray, K: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ``predict`` inputs of every backend, checked: (image (H, W, 3) uint8 RGB, K (3, 3) float32).
+
+    Raises:
+        ValueError: on another shape or dtype.
+    """
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"image must be (H, W, 3) uint8 RGB, got shape {image.shape} dtype {image.dtype}")
+    K = np.asarray(K, dtype=np.float32)
+    if K.shape != (3, 3):
+        raise ValueError(f"K must be 3x3, got {K.shape}")
+    return image, K

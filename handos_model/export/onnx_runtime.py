@@ -23,7 +23,7 @@ from ..data.transforms import image_to_array, letterbox_image
 from ..hand.topology import HandTopology
 from ..models.postprocess import postprocess
 from ..models.query_filtering import filter_queries
-from ..prediction import HandPrediction, PredictTiming
+from ..prediction import HandPrediction, PredictTiming, check_predict_inputs
 from ..predictor import StageTimer
 from .graphs import DECODER_OUTPUTS, DECODER_QUERY_INPUTS
 from .onnx_export import read_meta
@@ -128,12 +128,7 @@ class OnnxHandPredictor:
         fixed_count: int | None = None,
     ) -> tuple[list[HandPrediction], PredictTiming]:
         """:meth:`predict` plus per-stage wall times (ms); ``fixed_count`` forces a number of hands (bench)."""
-        image = np.asarray(image)
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"image must be (H, W, 3) uint8 RGB, got shape {image.shape} dtype {image.dtype}")
-        K = np.asarray(K, dtype=np.float32)
-        if K.shape != (3, 3):
-            raise ValueError(f"K must be 3x3, got {K.shape}")
+        image, K = check_predict_inputs(image, K)
         timer = StageTimer(torch.device("cpu"))
         with timer.stage("preprocess_ms"):
             canvas, K_net, lb = letterbox_image(image, K, self._size)
