@@ -349,3 +349,18 @@ def test_easy_scenes_on_clutter_only_when_asked(model) -> None:
     mixed = background_detail(easy_config(width=160, height=120, easy_plain_prob=0.0, clutter_prob=1.0))
     assert max(plain) < 2.0 and np.median(mixed) > 20.0, (plain, mixed)
     assert SynthConfig().easy_plain_prob == 1.0 and easy_config().busy_patch_prob == 0.0
+
+
+def test_easy_scenes_have_people_only_when_asked(model) -> None:
+    """``easy_people_prob`` (default 0: the easy scenes stay as they were) puts people behind the
+    easy variant's big hand (a face beside it: the real photo of someone holding up a hand)."""
+    from handos_model.synth.config import easy_variant
+
+    def with_people(cfg: SynthConfig) -> int:
+        return sum(bool(sample_scene(sample_rng(41, i), cfg, model).people) for i in range(16))
+
+    base = SynthConfig(width=160, height=120)
+    assert easy_variant(base).people_prob == 0.0 and with_people(easy_variant(base)) == 0
+    asked = easy_variant(SynthConfig(width=160, height=120, easy_people_prob=1.0))
+    assert asked.people_prob == 1.0 and asked.easy and asked.num_hands == 1
+    assert with_people(asked) == 16

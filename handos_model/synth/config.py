@@ -60,6 +60,7 @@ class SynthConfig:
     clutter_prob: float = 0.2
     busy_patch_prob: float = 0.25
     easy_plain_prob: float = 1.0
+    easy_people_prob: float = 0.0  # people (a face beside the hand, ...) in the easy variant's scenes too
     backgrounds: str | None = None
     photo_prob: float = 1.0
     easy: bool = False  # one big, well-lit hand on a plain background, no effects
@@ -80,5 +81,6 @@ def easy_config(**kw) -> SynthConfig:
 
 
 def easy_variant(cfg: SynthConfig) -> SynthConfig:
-    """``cfg`` with the easy fields set (image size, depth, focal range and hand model kept)."""
-    return SynthConfig(**{**asdict(cfg), **EASY_FIELDS})
+    """``cfg`` with the easy fields set (image size, depth, focal range and hand model kept; people
+    behind the hand with ``cfg.easy_people_prob``)."""
+    return SynthConfig(**{**asdict(cfg), **EASY_FIELDS, "people_prob": cfg.easy_people_prob})
