@@ -364,3 +364,4 @@ def test_easy_scenes_have_people_only_when_asked(model) -> None:
     asked = easy_variant(SynthConfig(width=160, height=120, easy_people_prob=1.0))
     assert asked.people_prob == 1.0 and asked.easy and asked.num_hands == 1
     assert with_people(asked) == 16
+    assert easy_config(width=160, height=120, easy_people_prob=1.0) == asked  # both ways to the easy variant agree

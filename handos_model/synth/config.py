@@ -76,11 +76,17 @@ EASY_FIELDS: dict = dict(num_hands=1, min_height_frac=0.4, max_height_frac=0.7, 
                          easy=True)
 
 
+def _easy_fields(easy_people_prob: float) -> dict:
+    """EASY_FIELDS, with people behind the hand at ``easy_people_prob`` (SynthConfig's knob)."""
+    return {**EASY_FIELDS, "people_prob": easy_people_prob}
+
+
 def easy_config(**kw) -> SynthConfig:
-    return SynthConfig(**{**EASY_FIELDS, **kw})
+    """The easy variant of ``SynthConfig(**kw)``; fields in ``kw`` override the easy ones."""
+    return SynthConfig(**{**_easy_fields(kw.get("easy_people_prob", 0.0)), **kw})
 
 
 def easy_variant(cfg: SynthConfig) -> SynthConfig:
     """``cfg`` with the easy fields set (image size, depth, focal range and hand model kept; people
     behind the hand with ``cfg.easy_people_prob``)."""
-    return SynthConfig(**{**asdict(cfg), **EASY_FIELDS, "people_prob": cfg.easy_people_prob})
+    return SynthConfig(**{**asdict(cfg), **_easy_fields(cfg.easy_people_prob)})
