@@ -14,7 +14,8 @@ Reported:
 * unmatched HandOS boxes per photo, on all photos and on those where MediaPipe finds no hand;
 * on matched hands: mean 2D joint error in % of the reference box size (max of its width and
   height) for ``joints_2d`` (and ``joints_2d_proj``), PCK@0.2 (share of joints within 0.2 of
-  the box size), and side agreement with MediaPipe's left/right;
+  the box size), and side agreement with MediaPipe's left/right (and how often each says
+  "right": a model that cannot tell says its mesh template's side);
 * average precision of MediaPipe's hands over every box scored >= 0.05 (threshold-free: how
   well the scores rank hands above the rest, whatever the node's threshold);
 * an overlay picture per photo (``--out``): MediaPipe's hands in white, HandOS's matched hands
@@ -136,6 +137,8 @@ def summarise(per_photo: dict[str, dict]) -> dict:
         "err_box_proj": mean([h["err_box_proj"] for h in hands]),
         "pck_0.2": mean([h["pck"] for h in hands]),
         "side_agreement": mean([float(h["side_pred"] == h["side_ref"]) for h in hands]),
+        "side_pred_right_share": mean([float(h["side_pred"] == "right") for h in hands]),
+        "side_ref_right_share": mean([float(h["side_ref"] == "right") for h in hands]),
         "median_iou_matched": float(np.median([h["iou"] for h in hands])) if hands else None,
         "median_box_area_ratio_matched": float(np.median([h["box_area_ratio"] for h in hands])) if hands else None,
     }
@@ -168,6 +171,8 @@ def markdown(summary: dict, meta: dict) -> str:
         f"| 2D joint error, % of the reference box (joints_2d_proj) | {pct(s['err_box_proj'])} | |",
         f"| PCK@{PCK_THRESHOLD} | {pct(s['pck_0.2'])} | |",
         f"| side agreement with MediaPipe | {pct(s['side_agreement'])} | >= 85% |",
+        f"| matched hands HandOS / MediaPipe calls right | {pct(s['side_pred_right_share'])} / "
+        f"{pct(s['side_ref_right_share'])} | (diagnostic) |",
         f"| matched hands: median box IoU / median area of HandOS's box over MediaPipe's landmark box | "
         f"{num(s['median_iou_matched'])} / {num(s['median_box_area_ratio_matched'])} | (diagnostic) |",
         "",
