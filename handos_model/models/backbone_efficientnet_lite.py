@@ -23,6 +23,7 @@ reads the ``.pth``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -153,13 +154,17 @@ class FoldedLite0:
                 expand = _fold(b._expand_conv, b._bn0) if b.has_expand else None
                 self.blocks.append((expand, _fold(b._depthwise_conv, b._bn1), _fold(b._project_conv, b._bn2), b.residual))
 
-    def __call__(self, images: Tensor) -> list[Tensor]:
+    def __call__(self, images: Tensor, after_block: Callable[[int, Tensor], Tensor] | None = None) -> list[Tensor]:
+        """(B, 3, H, W) normalised -> the 3 maps; ``after_block(i, x)``, when given, replaces block
+        ``i``'s output (the training-time style perturbation, :mod:`.feature_style`)."""
         x = F.relu6(_conv(images, self.stem), inplace=True)
         maps = []
         for i, (expand, depthwise, project, residual) in enumerate(self.blocks):
             y = F.relu6(_conv(x, expand), inplace=True) if expand is not None else x
             y = _conv(F.relu6(_conv(y, depthwise), inplace=True), project)
             x = x + y if residual else y
+            if after_block is not None:
+                x = after_block(i, x)
             if i in OUT_BLOCKS:
                 maps.append(x)
         return maps

@@ -87,7 +87,9 @@ def build_detector(det_cfg: dict[str, Any]) -> Detector:
         from .detector_lite import LiteRTDetrDetector, lite_rtdetr_config
 
         pretrained = bool(det_cfg.pop("pretrained_backbone", True))
-        detector = LiteRTDetrDetector(lite_rtdetr_config(**det_cfg), pretrained_backbone=pretrained)
+        style = float(det_cfg.pop("style_perturb_prob", 0.0))
+        detector = LiteRTDetrDetector(lite_rtdetr_config(**det_cfg), pretrained_backbone=pretrained,
+                                      style_perturb_prob=style)
         if weights:
             load_detector_weights(detector, resolve_path(weights))
         return detector

