@@ -29,14 +29,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from handos_model.checkpoint import load_model  # noqa: E402
 from handos_model.engine.evaluate import build_eval_dataset, resolve_weights  # noqa: E402
 from handos_model.metrics import match_by_iou  # noqa: E402
+from handos_model.prediction import HandPrediction  # noqa: E402
 from handos_model.predictor import HandPredictor  # noqa: E402
 
 
-def p_right(pred) -> float:
+def p_right(pred: HandPrediction) -> float:
     return pred.side_confidence if int(pred.side) == 1 else 1.0 - pred.side_confidence
 
 
-def matched(preds: list, gt_boxes: np.ndarray) -> dict[int, object]:
+def matched(preds: list[HandPrediction], gt_boxes: np.ndarray) -> dict[int, HandPrediction]:
     boxes = np.array([p.box for p in preds], np.float64).reshape(-1, 4)
     return {g: preds[p] for p, g, _ in match_by_iou(boxes, gt_boxes, iou_threshold=0.5)}
 
@@ -49,10 +50,12 @@ def main() -> None:
     a.add_argument("--json", type=Path)
     args = a.parse_args()
     torch.set_num_threads(2)
-    model = HandPredictor(load_model(resolve_weights(args.weights)).eval())
+    weights = resolve_weights(args.weights)
+    model = HandPredictor(load_model(weights).eval())
     data = build_eval_dataset(args.data)
+    num = min(args.num, len(data))
     rows = []  # (true side, P(right | image), P(right | mirror))
-    for i in range(min(args.num, len(data))):
+    for i in range(num):
         s = data[i]
         w = s.image.shape[1]
         K_m = s.K.copy()
@@ -70,7 +73,7 @@ def main() -> None:
     r = np.array(rows)
     right, img, mir = r[:, 0] == 1, r[:, 1] > 0.5, r[:, 2] > 0.5
     result = {
-        "weights": resolve_weights(args.weights).name, "images": min(args.num, len(data)), "hands": len(r),
+        "weights": weights.name, "images": num, "hands": len(r),
         "true_right_share": float(right.mean()),
         "image": {"accuracy": float((img == right).mean()), "says_right": float(img.mean())},
         "mirror": {"accuracy": float((mir == ~right).mean()), "says_right": float(mir.mean())},
